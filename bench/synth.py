@@ -17,6 +17,22 @@ def render_rate(n=1024, sub=64):
     for s in range(0, n, sub): render_batch(list(g[s:s + sub]), fps[s:s + sub], 0, 0, s)
     return n / (time.perf_counter() - t), len(fonts)
 
+def render_rate_2proc(n=2048, chunk=256):
+    "Rendering only, in 2 worker processes (as write_dataset's workers do), without parquet encoding"
+    import multiprocessing as mp
+    from dataclasses import asdict
+    from concurrent.futures import ProcessPoolExecutor
+    from bengali_fa.synth import _render_chunk, _worker_init, RenderConfig
+    fonts, _ = find_fonts(quiet=True)
+    g = train_graphemes().grapheme.to_numpy()[np.random.default_rng(0).integers(0, 1295, n)]
+    fps = [str(next(f for k in range(len(fonts)) if covers(f := fonts[(i + k) % len(fonts)], t))) for i, t in enumerate(g)]
+    with ProcessPoolExecutor(2, mp_context=mp.get_context('fork'), initializer=_worker_init) as ex:
+        list(ex.map(_render_chunk, [list(g[:64])] * 2, [fps[:64]] * 2, [0] * 2, [0] * 2, [0] * 2, [asdict(RenderConfig())] * 2))
+        t = time.perf_counter()
+        jobs = [(list(g[s:s + chunk]), fps[s:s + chunk], 0, 0, s, asdict(RenderConfig())) for s in range(0, n, chunk)]
+        for _ in ex.map(_render_chunk, *zip(*jobs)): pass
+    return n / (time.perf_counter() - t)
+
 def write_rate(n_train, n_test, workers):
     d = Path(tempfile.mkdtemp())
     t = time.perf_counter()
@@ -32,6 +48,7 @@ if __name__ == '__main__':
     rows = []
     r, nf = render_rate()
     rows.append(dict(what='render_batch, 1 process', images_per_s=round(r), seconds=None, dataset_mb=None))
+    rows.append(dict(what='rendering only, 2 processes', images_per_s=round(render_rate_2proc()), seconds=None, dataset_mb=None))
     for w in (0, 2):
         ips, dt, mb = write_rate(a.n_train, a.n_test, w)
         rows.append(dict(what=f'write_dataset {a.n_train}+{a.n_test}, workers={w}', images_per_s=round(ips), seconds=round(dt, 1), dataset_mb=round(mb, 1)))
