@@ -319,6 +319,8 @@ def bengali_dls(path, size:int|None=128, bs:int=64, fold:int=0, n_folds:int=5, h
                                     after_batch=Pipeline(batch_tfms(size, mean, std, aug and train, **aug_kwargs), split_idx=int(not train)))
     dls = DataLoaders(dl(tr, True), dl(va, False), path=path, device=device)
     dls.labels, dls.valid_idx = y, va
+    # what inference needs to reproduce the inputs: preprocessing parameters and normalisation
+    dls.preprocessing = dict(size=size, threshold=80, margin=8, edge=5, mean=mean, std=std)
     return dls
 
 # %% ../nbs/02_data.ipynb #53717479
