@@ -1,0 +1,1 @@
+"""fastai callbacks: MixUp/CutMix for several targets, SWA and EMA."""
