@@ -74,11 +74,13 @@ if __name__ == '__main__':
     ap.add_argument('--alpha', type=float, default=0.4, help='MixUp alpha (CutMix: 1)')
     ap.add_argument('--swa-epochs', type=int, default=2, help='SWA averages the last this many epochs of the unfrozen fit')
     ap.add_argument('--decay', type=float, default=0.99, help='EMA decay per step')
+    ap.add_argument('--threads', type=int, default=1, help='torch threads (0: torch default); on a shared, loaded CPU one thread '
+                    'is several times faster than two, whose OpenMP workers wait on each other')
     ap.add_argument('--cache', default=str(Path(tempfile.gettempdir())/'bengali_fa_bench'))
     ap.add_argument('--out', default=None, help='JSON file (default bench/results/ablation.json, or ablation_quick.json with --quick)')
     a = ap.parse_args()
     if a.quick: a.n_train, a.size, a.seeds, a.epochs, a.freeze_epochs = 600, 32, a.seeds[:1], 1, 1
-    torch.set_num_threads(min(torch.get_num_threads(), os.cpu_count() or 1))
+    if a.threads: torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     src = dataset(a)
     out = Path(a.out) if a.out else Path(__file__).parent/'results'/('ablation_quick.json' if a.quick else 'ablation.json')
