@@ -21,6 +21,7 @@ from .synth import write_dataset
 from .data import bengali_dls, default_cache_dir
 from .learner import bengali_learner, preds_to_labels
 from .metrics import competition_score, macro_recall
+from .inference import bundle_from_learner, _write_csv  # atomic CSV writes, shared with submission.csv
 
 # %% auto #0
 __all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'train_config',
@@ -197,11 +198,6 @@ def load_checkpoint(path) -> dict:
     except Exception as e: raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
 
 # %% ../nbs/09_train.ipynb #cbaf8e38
-def _write_csv(df:pd.DataFrame, path:Path):
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.partial')
-    try: df.to_csv(tmp, index=False); tmp.replace(path)
-    finally: tmp.unlink(missing_ok=True)
-
 def _cpu_state(model): return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 class RunTracker(Callback):
@@ -347,7 +343,6 @@ def _final(learn, dls, run_dir, cfg, tracker, swa) -> tuple:
 def train(cfg, run_dir=None, cbs=(), progress:bool|None=None) -> dict:
     "Run the training config `cfg` (see `train_config`); returns the final validation metrics and the run folder"
     from omegaconf import OmegaConf
-    from bengali_fa.inference import bundle_from_learner
     check_config(cfg)
     progress = (sys.stdout.isatty() or in_notebook()) if progress is None else progress
     t_start, state = time.time(), None
