@@ -1,4 +1,4 @@
-"""`bengali_learner`: model, loss, metrics and splitter wired into a fastai `Learner`, with the fine-tuning schedule of the competition.
+"""`bengali_learner`: model, loss, metrics and splitter wired into a fastai `Learner`, trained with a schedule that follows the weights.
 
 Docs: https://bengali-fa.github.io/bengali_fa/learner.html.md"""
 
@@ -7,6 +7,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/learner.html.md"""
 # %% ../nbs/08_learner.ipynb #b67e069a
 from __future__ import annotations
 import numpy as np, torch
+from fastcore.basics import patch
 from fastai.learner import Learner
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.channelslast import ChannelsLast
@@ -17,7 +18,7 @@ from .loss import MultiHeadLoss, class_weights
 from .metrics import bengali_metrics
 
 # %% auto #0
-__all__ = ['bengali_learner', 'preds_to_labels']
+__all__ = ['SCHEDULES', 'bengali_learner', 'preds_to_labels', 'schedule_phases']
 
 # %% ../nbs/08_learner.ipynb #4461f1ef
 def _train_labels(dls, k):
@@ -46,3 +47,29 @@ def bengali_learner(dls, arch:str='xresnet18', pretrained=None, grapheme_head:bo
 def preds_to_labels(preds) -> np.ndarray:
     "Per-head probabilities or logits (from `get_preds`) to an (n, 3) array of labels in (root, vowel, consonant) order"
     return np.stack([torch.as_tensor(p).argmax(-1).cpu().numpy() for p in preds[:3]], 1)
+
+# %% ../nbs/08_learner.ipynb #9e7a27a2
+SCHEDULES = ('auto', 'one_cycle', 'fine_tune')
+
+def schedule_phases(epochs:int, # epochs of the main phase (all layers)
+                    lr:float, # one_cycle: the peak rate of every group; fine_tune: the heads' rate while frozen
+                    schedule:str='one_cycle', # 'one_cycle' or 'fine_tune' ('auto' is resolved by `fit_bengali`)
+                    freeze_epochs:int=1, # fine_tune: epochs with the body frozen first
+                    lr_mult:float=100., # fine_tune: the heads learn `lr_mult` times faster than the stem
+                    pct_start:float=0.25): # one_cycle: fraction of the cycle spent warming up
+    "The phases `(name, n_epochs, fit_one_cycle kwargs)` of `schedule`"
+    if schedule == 'one_cycle': return [('all', epochs, dict(lr_max=lr, pct_start=pct_start))]
+    if schedule == 'fine_tune': return [('frozen', freeze_epochs, dict(lr_max=slice(lr), pct_start=0.99)),
+                                        ('unfrozen', epochs, dict(lr_max=slice(lr / 2 / lr_mult, lr / 2), pct_start=0.3, div=5.0))]
+    raise ValueError(f"schedule must be 'one_cycle' or 'fine_tune', got {schedule!r}")
+
+# %% ../nbs/08_learner.ipynb #670be345
+@patch
+def fit_bengali(self:Learner, epochs:int, lr:float=4e-3, schedule:str='auto', freeze_epochs:int=1, lr_mult:float=100., cbs=None):
+    "Train with the schedule that follows the weights: `auto` is one cycle for a random body, `fine_tune` for a pretrained one"
+    if schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if schedule == 'auto': schedule = 'fine_tune' if getattr(self.model, 'pretrained', False) else 'one_cycle'
+    for name, n, kw in schedule_phases(epochs, lr, schedule, freeze_epochs, lr_mult):
+        if n == 0: continue
+        self.freeze() if name == 'frozen' else self.unfreeze()
+        self.fit_one_cycle(n, cbs=cbs, **kw)

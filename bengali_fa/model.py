@@ -88,7 +88,7 @@ class BengaliModel(nn.Module):
     "A body and one head per target; returns logits (root, vowel, consonant[, grapheme])"
     def __init__(self, arch:str='xresnet18', pretrained=None, grapheme_head:bool=False, pool:str='concat', dropout:float=0.25):
         super().__init__()
-        self.arch = arch
+        self.arch, self.pretrained = arch, bool(pretrained)  # the schedule follows the weights (learner.fit_bengali)
         if arch.startswith('xresnet'):
             self.body, nf, n_stem = xresnet_body(arch, pretrained)
             self.stem_names = {f'body.{n}' for n, _ in self.body[:n_stem].named_parameters()}

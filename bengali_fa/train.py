@@ -19,7 +19,7 @@ from fastai.torch_core import set_seed, default_device
 from .labels import COMPONENTS, N_CLASSES
 from .synth import write_dataset
 from .data import bengali_dls, default_cache_dir
-from .learner import bengali_learner, preds_to_labels
+from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
 from .metrics import competition_score, macro_recall
 from .inference import bundle_from_learner, _write_csv  # atomic CSV writes, shared with submission.csv
 
@@ -43,7 +43,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = M; freeze_epochs: int = M; bs: int = M; lr: float = M; lr_mult: float = M; wd: float = M; ckpt_every: int = M
+    schedule: str = M; epochs: int = M; freeze_epochs: int = M; bs: int = M; lr: float = M; lr_mult: float = M; wd: float = M; ckpt_every: int = M
 
 @dataclass
 class AugConfig:
@@ -115,7 +115,11 @@ def check_config(cfg) -> None:
         ('model.label_smoothing', not 0 <= m.label_smoothing < 1, f"must be in [0, 1), got {m.label_smoothing}"),
         ('model.pool', m.pool not in ('concat', 'avg'), f"concat or avg, got {m.pool!r}"),
         ('model.dropout', not 0 <= m.dropout < 1, f"must be in [0, 1), got {m.dropout}"),
-        ('train.epochs', t.epochs < 0 or t.freeze_epochs < 0 or t.epochs + t.freeze_epochs < 1, f"epochs and freeze_epochs must be >= 0 with at least one epoch, got {t.epochs} and {t.freeze_epochs}"),
+        ('train.schedule', t.schedule not in SCHEDULES, f"one of {', '.join(SCHEDULES)}, got {t.schedule!r}"),
+        ('train.schedule', t.schedule == 'fine_tune' and not m.pretrained,
+         "fine_tune freezes the body, which is random here (model.pretrained is empty): use train.schedule=auto or one_cycle, or set model.pretrained"),
+        ('train.epochs', t.epochs < 1, f"must be >= 1, got {t.epochs}"),
+        ('train.freeze_epochs', t.freeze_epochs < 0, f"must be >= 0, got {t.freeze_epochs}"),
         ('train.bs', t.bs < 1, f"must be >= 1, got {t.bs}"),
         ('train.lr', not t.lr > 0, f"must be > 0, got {t.lr}"),
         ('train.lr_mult', not t.lr_mult >= 1, f"must be >= 1, got {t.lr_mult}"),
@@ -198,6 +202,8 @@ def load_checkpoint(path) -> dict:
     except Exception as e: raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
 
 # %% ../nbs/09_train.ipynb #cbaf8e38
+_GROUPS = ('stem', 'body', 'heads')  # bengali_splitter's parameter groups
+
 def _cpu_state(model): return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 class RunTracker(Callback):
@@ -216,8 +222,8 @@ class RunTracker(Callback):
         if not self._ran: return  # skipped while resuming
         rec = self.recorder
         mets = {k: float(v) for k, v in zip(rec.metric_names[1:-1], rec.log[1:-1])}
-        row = dict(epoch=self.offset + self.epoch, phase=self.phase_name, **mets, lr=float(self.opt.hypers[-1]['lr']),
-                   seconds=round(time.time() - self._t0, 2))
+        lrs = {f'lr_{g}': float(h['lr']) for g, h in zip(_GROUPS, self.opt.hypers)}  # every group's rate at the epoch's end
+        row = dict(epoch=self.offset + self.epoch, phase=self.phase_name, **mets, **lrs, seconds=round(time.time() - self._t0, 2))
         self.rows.append(row)
         _write_csv(pd.DataFrame(self.rows), self.run_dir/'metrics.csv')
         if row.get('score', -1) > self.best:
@@ -291,9 +297,14 @@ def _run_config(run) -> dict:
     return flat_config(OmegaConf.load(p))
 
 # %% ../nbs/09_train.ipynb #76756fb4
-def _phases(t) -> list:
-    return [('frozen', t.freeze_epochs, dict(lr_max=slice(t.lr), pct_start=0.99)),
-            ('unfrozen', t.epochs, dict(lr_max=slice(t.lr / 2 / t.lr_mult, t.lr / 2), pct_start=0.3, div=5.0))]
+def _schedule(cfg) -> str:
+    "`train.schedule` with `auto` resolved: one_cycle for a random body, fine_tune for a pretrained one"
+    t = cfg.train
+    return t.schedule if t.schedule != 'auto' else ('fine_tune' if cfg.model.pretrained else 'one_cycle')
+
+def _phases(cfg) -> list:
+    t = cfg.train
+    return schedule_phases(t.epochs, t.lr, _schedule(cfg), t.freeze_epochs, t.lr_mult)
 
 def _extra_cbs(cfg) -> list:
     "MixUp/CutMix and SWA/EMA callbacks from the `aug` and `swa` groups"
@@ -350,7 +361,7 @@ def train(cfg, run_dir=None, cbs=(), progress:bool|None=None) -> dict:
         run_dir, device = Path(cfg.resume), cfg.device
         state = load_checkpoint(run_dir/'ckpt'/'last.pth')
         cfg = OmegaConf.load(run_dir/'config.yaml'); cfg.device = device  # the run's own config; only the device may change
-        print(f"resuming {run_dir} after epoch {sum(n for _, n, _ in _phases(cfg.train)[:state['phase']]) + state['epoch']}", flush=True)
+        print(f"resuming {run_dir} after epoch {sum(n for _, n, _ in _phases(cfg)[:state['phase']]) + state['epoch']}", flush=True)
     else:
         run_dir = Path(run_dir or cfg.run_dir or _new_run_dir(cfg.runs_dir))
         if (run_dir/'ckpt').exists(): raise FileExistsError(f"{run_dir}: already holds a run (continue it with resume={run_dir})")
@@ -359,7 +370,7 @@ def train(cfg, run_dir=None, cbs=(), progress:bool|None=None) -> dict:
     flat = flat_config(cfg)
     dls, learn = build_learner(cfg, progress)
     if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from RunTracker instead
-    phases = _phases(cfg.train)
+    phases = _phases(cfg)
     loggers = [WandbLogger(cfg, run_dir, flat)] if cfg.tracking.wandb else []
     tracker = RunTracker(run_dir, cfg.train.ckpt_every, loggers=loggers, verbose=not progress)
     tracker.n_total = sum(n for _, n, _ in phases)
@@ -381,7 +392,7 @@ def train(cfg, run_dir=None, cbs=(), progress:bool|None=None) -> dict:
                 set_rng_state(state['rng'], dls); state = None
             tracker.phase, tracker.phase_name, tracker.offset = i, name, sum(p[1] for p in phases[:i])
             extra = _extra_cbs(cfg)
-            if name == 'unfrozen' and (swa := _swa_cb(cfg, n)) is not None: extra.append(swa)
+            if i == len(phases) - 1 and (swa := _swa_cb(cfg, n)) is not None: extra.append(swa)  # SWA/EMA: the last phase
             learn.fit_one_cycle(n, cbs=[tracker, *extra, *cbs], start_epoch=start, **kw)
         status = 'finished'
     except Exception: status = 'failed'; raise  # KeyboardInterrupt (Ctrl-C) leaves 'interrupted'
