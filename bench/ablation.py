@@ -1,11 +1,12 @@
 """Ablation (issue 6): MixUp, CutMix, both, SWA, EMA and class weights against the baseline, at one small budget.
 
-Every run: the same synthetic set (written once into a cache folder), fold 0, `bengali_learner(arch)` fine-tuned with
-`fine_tune(epochs, lr, freeze_epochs)`; model init and loader shuffle seeded with fastai's `set_seed(seed)`. The score
+Every run: the same synthetic set (written once into a cache folder), fold 0, `bengali_learner(arch)` trained from
+scratch with the default schedule `fit_bengali(epochs, lr)` (one cycle, every layer at `lr`); model init and loader
+shuffle seeded with fastai's `set_seed(seed)`. The score
 is the competition's, on the validation fold, of the model as it is after training (for SWA/EMA: the average).
 Prints a markdown table of mean and standard deviation over seeds and writes bench/results/ablation.json (after every
 run, with "complete": false until the last).
-Usage: python bench/ablation.py [--quick] [--n-train 2000 --size 64 --epochs 3 --seeds 0 1 2 --variants baseline mixup]
+Usage: python bench/ablation.py [--quick] [--n-train 3000 --size 64 --epochs 6 --seeds 0 1 2 --variants baseline mixup]
 """
 import argparse, json, os, platform, tempfile, time
 from pathlib import Path
@@ -20,7 +21,8 @@ from bengali_fa.callback.swa import swa_callback
 
 # what each variant changes from the baseline (SWA: start_epoch is set from --epochs below)
 VARIANTS = {'baseline': {}, 'mixup': dict(mix='mixup'), 'cutmix': dict(mix='cutmix'), 'both': dict(mix='both'),
-            'swa': dict(swa='swa'), 'ema': dict(swa='ema'), 'weights': dict(weights='inverse')}
+            'swa': dict(swa='swa'), 'ema': dict(swa='ema'), 'weights': dict(weights='inverse'), 'smooth': dict(label_smoothing=0.1),
+            'aux': dict(grapheme=True)}
 
 def dataset(a) -> Path:
     "The synthetic set, rendered once into the cache folder"
@@ -31,12 +33,13 @@ def dataset(a) -> Path:
 def run(src, variant, seed, a) -> dict:
     v = VARIANTS[variant]
     set_seed(seed)  # before the loaders: their shuffle generator is drawn from it
-    dls = bengali_dls(src, size=a.size, bs=a.bs, fold=0, cache_dir=Path(a.cache)/'prep', device='cpu', progress=False)
-    learn = bengali_learner(dls, a.arch, weights=v.get('weights'))
+    dls = bengali_dls(src, size=a.size, bs=a.bs, fold=0, grapheme=v.get('grapheme', False), cache_dir=Path(a.cache)/'prep',
+                      device='cpu', progress=False)
+    learn = bengali_learner(dls, a.arch, weights=v.get('weights'), label_smoothing=v.get('label_smoothing', 0.))
     cbs = [cb for cb in (mix_callback(v.get('mix', 'none'), alpha=a.alpha),
                          swa_callback(v.get('swa', 'none'), start_epoch=max(a.epochs - a.swa_epochs, 0), decay=a.decay)) if cb]
     t = time.perf_counter()
-    with learn.no_bar(), learn.no_logging(): learn.fine_tune(a.epochs, a.lr, freeze_epochs=a.freeze_epochs, cbs=cbs)
+    with learn.no_bar(), learn.no_logging(): learn.fit_bengali(a.epochs, a.lr, cbs=cbs)
     with learn.no_bar(): preds, targs = learn.get_preds()
     secs = time.perf_counter() - t
     y, p = np.stack([t.numpy() for t in targs[:3]], 1), preds_to_labels(preds)
@@ -65,21 +68,20 @@ def table(summ) -> str:
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--quick', action='store_true', help='smoke check: 600 images, 32 px, 1 seed, 2 epochs in all')
-    ap.add_argument('--n-train', type=int, default=2000); ap.add_argument('--size', type=int, default=64)
+    ap.add_argument('--n-train', type=int, default=3000); ap.add_argument('--size', type=int, default=64)
     ap.add_argument('--arch', default='xresnet18'); ap.add_argument('--bs', type=int, default=64)
-    ap.add_argument('--epochs', type=int, default=3, help='epochs after unfreezing (fine_tune)')
-    ap.add_argument('--freeze-epochs', type=int, default=1); ap.add_argument('--lr', type=float, default=4e-3)
+    ap.add_argument('--epochs', type=int, default=6); ap.add_argument('--lr', type=float, default=4e-3)
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    ap.add_argument('--variants', nargs='+', default=['baseline', 'mixup', 'cutmix', 'both', 'swa', 'weights'], choices=list(VARIANTS))
+    ap.add_argument('--variants', nargs='+', default=['baseline', 'mixup', 'cutmix', 'both', 'swa', 'ema', 'weights', 'smooth', 'aux'], choices=list(VARIANTS))
     ap.add_argument('--alpha', type=float, default=0.4, help='MixUp alpha (CutMix: 1)')
-    ap.add_argument('--swa-epochs', type=int, default=2, help='SWA averages the last this many epochs of the unfrozen fit')
+    ap.add_argument('--swa-epochs', type=int, default=2, help='SWA averages the last this many epochs')
     ap.add_argument('--decay', type=float, default=0.99, help='EMA decay per step')
     ap.add_argument('--threads', type=int, default=1, help='torch threads (0: torch default); on a shared, loaded CPU one thread '
                     'is several times faster than two, whose OpenMP workers wait on each other')
     ap.add_argument('--cache', default=str(Path(tempfile.gettempdir())/'bengali_fa_bench'))
     ap.add_argument('--out', default=None, help='JSON file (default bench/results/ablation.json, or ablation_quick.json with --quick)')
     a = ap.parse_args()
-    if a.quick: a.n_train, a.size, a.seeds, a.epochs, a.freeze_epochs = 600, 32, a.seeds[:1], 1, 1
+    if a.quick: a.n_train, a.size, a.seeds, a.epochs = 600, 32, a.seeds[:1], 2
     if a.threads: torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     src = dataset(a)

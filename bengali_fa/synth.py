@@ -18,8 +18,9 @@ from .labels import *
 
 # %% auto #0
 __all__ = ['IMG_H', 'IMG_W', 'N_PIXELS', 'SRC_HW', 'TRAIN_COLS', 'PARQUET_SCHEMA', 'font_codepoints', 'covers', 'font_problem',
-           'system_font_files', 'find_fonts', 'RenderConfig', 'item_rng', 'glyph_mask', 'warp_batch', 'render_batch',
-           'show_images', 'sample_items', 'images_table', 'test_rows', 'read_pq', 'write_dataset', 'synth_cli']
+           'system_font_files', 'font_family', 'find_fonts', 'RenderConfig', 'item_rng', 'glyph_mask', 'warp_batch',
+           'render_batch', 'show_images', 'sample_items', 'images_table', 'test_rows', 'read_pq', 'write_dataset',
+           'synth_cli']
 
 # %% ../nbs/01_synth.ipynb #c88a3c16
 IMG_H, IMG_W = 137, 236
@@ -84,6 +85,12 @@ def _dir_fonts(d) -> list:
 @lru_cache
 def _checked(path:Path, mtime:float): return font_problem(path)
 
+@lru_cache
+def font_family(path) -> str:
+    "The font's family name (the weights of one design share it)"
+    from fontTools.ttLib import TTFont
+    with TTFont(str(path), lazy=True, fontNumber=0) as f: return f['name'].getDebugName(16) or f['name'].getDebugName(1) or Path(path).stem
+
 def find_fonts(font_dirs=(), system:bool=True, packaged:bool=True, quiet:bool=False) -> tuple:
     "Working Bengali fonts (sorted by file name) and a dict of skipped fonts with the reason"
     check_raqm()
@@ -103,6 +110,10 @@ def find_fonts(font_dirs=(), system:bool=True, packaged:bool=True, quiet:bool=Fa
         raise RuntimeError("No working Bengali font found. Install one: `pip install fontpkg-hind-siliguri` (always works), "
                            "or on Debian `apt-get install fonts-beng fonts-noto-core`, or pass a folder of .ttf/.otf files "
                            f"(font_dirs / --font-dir). Skipped: {[f'{p.name}: {w}' for p, w in skipped.items()]}")
+    if len({font_family(p) for p in good}) == 1 and not quiet:
+        warnings.warn(f"only one Bengali font family found ({font_family(good[0])}): a model trained on one design reads other "
+                      "fonts badly. Add more: `apt-get install fonts-beng fonts-noto-core` (Debian, Ubuntu, Colab), or a folder "
+                      "of .ttf/.otf files (font_dirs / --font-dir)")
     return sorted(good, key=lambda p: (p.name, str(p))), skipped
 
 # %% ../nbs/01_synth.ipynb #4b2d3b06

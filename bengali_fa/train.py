@@ -329,12 +329,12 @@ def _new_run_dir(runs_dir) -> Path:
     return p
 
 def per_class_recall(y_true:np.ndarray, y_pred:np.ndarray) -> pd.DataFrame:
-    "Recall and support of every class present in `y_true`, per component"
+    "Recall and support per class and component, for every class the macro recall averages (true or predicted)"
     rows = []
     for k, comp in enumerate(COMPONENTS):
-        for c in np.unique(y_true[:, k]):
+        for c in np.union1d(y_true[:, k], y_pred[:, k]):  # a class only predicted counts as recall 0, as in sklearn's macro recall
             m = y_true[:, k] == c
-            rows.append(dict(component=comp, cls=int(c), recall=float((y_pred[m, k] == c).mean()), support=int(m.sum())))
+            rows.append(dict(component=comp, cls=int(c), recall=float((y_pred[m, k] == c).mean()) if m.any() else 0., support=int(m.sum())))
     return pd.DataFrame(rows)
 
 # %% ../nbs/09_train.ipynb #7282dbbd
