@@ -3,16 +3,17 @@
 For each seed:
 1. the library: `train(train_config([*overrides, data.path=<set>]))`, its wall time measured around the call (data
    already generated and preprocessed, so the time is training, per-epoch validation, final scoring and the bundle);
-2. a plain PyTorch loop: timm `resnet18` with one input channel and three linear heads, AdamW, a one-cycle learning
-   rate driven by the elapsed fraction of the same wall time, light random shifts, no fastai and no project code
-   beyond reading the images (the library's preprocessing cache and its training split, so both see the same rows);
+2. a plain PyTorch loop: timm `resnet18` with one input channel and three linear heads, AdamW at the same batch size,
+   a one-cycle learning rate driven by the elapsed fraction of the same wall time, light random shifts, no fastai and
+   no project code beyond reading the images (the library's preprocessing cache and its training split, so both see
+   the same rows);
 3. both scored on the synthetic *test* set (held-out font and graphemes absent from train.csv): the competition score
    on all test images, on seen and unseen graphemes, and on the held-out font alone.
 
 The set is `write_dataset(n_train=<config's data.n_train>, n_test=--n-test, unseen_frac=--unseen-frac, seed=0)`,
 cached under $BENGALI_FA_CACHE/bench. Prints a markdown table and writes bench/results/plain_loop.json.
 
-Usage: python bench/plain_loop.py [--seeds 0 1] [--n-test 2000] [-o train.epochs=8 ...] [--plain-lr 3e-3]
+Usage: python bench/plain_loop.py [--seeds 0 1] [--n-test 2000] [-o train.epochs=8 ...] [--plain-lr 3e-3 --plain-bs 32]
 """
 import argparse, contextlib, io, json, math, os, platform, time
 from pathlib import Path
@@ -68,9 +69,9 @@ def plain_loop(x_tr, y_tr, seconds, seed, lr=3e-3, bs=64, wd=1e-2):
     t0, steps, epochs = time.perf_counter(), 0, 0
     while True:
         model.train()
-        for b in np.array_split(rng.permutation(len(x_tr)), len(x_tr) // bs):
+        for j, b in enumerate(np.array_split(rng.permutation(len(x_tr)), len(x_tr) // bs)):
             frac = (time.perf_counter() - t0) / seconds
-            if frac >= 1: return model, (mean, std), dict(steps=steps, epochs=round(epochs + b[0] / len(x_tr), 2))
+            if frac >= 1: return model, (mean, std), dict(steps=steps, epochs=round(epochs + j / (len(x_tr) // bs), 2))
             # one cycle by elapsed time: linear warm-up over the first 25%, then cosine down to zero
             for g in opt.param_groups: g['lr'] = lr * (frac / .25 if frac < .25 else .5 * (1 + math.cos(math.pi * (frac - .25) / .75)))
             x = shift((torch.from_numpy(x_tr[np.sort(b)]).float()[:, None] / 255 - mean) / std)
@@ -94,6 +95,7 @@ def main():
     ap.add_argument('--n-test', type=int, default=2000); ap.add_argument('--unseen-frac', type=float, default=0.3)
     ap.add_argument('-o', '--override', action='append', default=[], help='a bengali-fa-train override (repeatable)')
     ap.add_argument('--plain-lr', type=float, default=3e-3)
+    ap.add_argument('--plain-bs', type=int, default=0, help='batch size of the plain loop (0: the library config\'s train.bs)')
     ap.add_argument('--name', default='default', help='the row name of the library config in the table')
     ap.add_argument('--skip-plain', action='store_true', help='only the library runs (to compare configs)')
     ap.add_argument('--out', default=str(Path(__file__).parent/'results'/'plain_loop.json'))
@@ -128,8 +130,8 @@ def main():
                          epochs=r['epochs_done'], **{k: round(v, 4) for k, v in test_scores(y_te, p, meta_te).items()}))
         print(rows[-1], flush=True)
         if a.skip_plain: continue
-        model, stats, st = plain_loop(np.asarray(cache.x[np.sort(tr)]), y[list(COMPS)].to_numpy()[np.sort(tr)], lib_s, s, a.plain_lr)
-        p = plain_predict(model, stats, np.asarray(te.x))
+        model, stats, st = plain_loop(np.asarray(cache.x[np.sort(tr)]), y[list(COMPS)].to_numpy()[np.sort(tr)], lib_s, s, a.plain_lr, a.plain_bs or cfg.train.bs)
+        p = plain_predict(model, stats, np.array(te.x))
         rows.append(dict(model='plain loop (timm resnet18)', seed=s, seconds=round(lib_s, 1), valid=float('nan'), epochs=st['epochs'],
                          **{k: round(v, 4) for k, v in test_scores(y_te, p, meta_te).items()}))
         print(rows[-1], flush=True)
@@ -143,7 +145,7 @@ def main():
     print('\n'.join(table))
     load = os.getloadavg()
     out = Path(a.out); out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(dict(table=table, runs=rows, overrides=a.override, plain_lr=a.plain_lr, n_train=n_train, n_test=a.n_test,
+    out.write_text(json.dumps(dict(table=table, runs=rows, overrides=a.override, plain_lr=a.plain_lr, plain_bs=a.plain_bs or cfg.train.bs, n_train=n_train, n_test=a.n_test,
                                    unseen_frac=a.unseen_frac, train_fonts=info['train_fonts'], test_only_fonts=info['test_only_fonts'],
                                    machine=dict(cpus=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform(),
                                                 loadavg_at_end=[round(l, 2) for l in load])), indent=1) + '\n')

@@ -65,7 +65,7 @@ def schedule_phases(epochs:int, # epochs of the main phase (all layers)
 
 # %% ../nbs/08_learner.ipynb #670be345
 @patch
-def fit_bengali(self:Learner, epochs:int, lr:float=4e-3, schedule:str='auto', freeze_epochs:int=1, lr_mult:float=100., cbs=None):
+def fit_bengali(self:Learner, epochs:int, lr:float=1e-2, schedule:str='auto', freeze_epochs:int=1, lr_mult:float=100., cbs=None):
     "Train with the schedule that follows the weights: `auto` is one cycle for a random body, `fine_tune` for a pretrained one"
     if schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if schedule == 'auto': schedule = 'fine_tune' if getattr(self.model, 'pretrained', False) else 'one_cycle'
