@@ -98,17 +98,19 @@ def efficientnet_pytorch_to_timm(sd:dict, arch:str) -> dict:
     import timm
     m = timm.create_model(arch, pretrained=False)
     where = [(s, j) for s, stage in enumerate(m.blocks) for j in range(len(stage))]  # flat block number -> (stage, block)
-    out = {}
+    def rename(k):
+        parts = k.split('.')
+        if parts[0] == '_blocks' and len(parts) >= 4 and parts[1].isdigit() and int(parts[1]) < len(where):
+            names = _EP_BLOCK if f'_blocks.{parts[1]}._expand_conv.weight' in sd else _EP_DS
+            (s, j), layer = where[int(parts[1])], names.get(parts[2])
+            return layer and '.'.join(['blocks', str(s), str(j), layer, *parts[3:]])
+        layer = _EP_TOP.get(parts[0])
+        return layer and '.'.join([layer, *parts[1:]])
+    out, unknown = {}, []
     for k, v in sd.items():
-        if k.startswith('_blocks.'):
-            _, b, layer, p = k.split('.', 3)
-            if int(b) >= len(where): raise ValueError(f"{k}: {arch} has only {len(where)} blocks")
-            names = _EP_BLOCK if f'_blocks.{b}._expand_conv.weight' in sd else _EP_DS
-            s, j = where[int(b)]
-            out[f'blocks.{s}.{j}.{names[layer]}.{p}'] = v
-        else:
-            layer, p = k.split('.', 1)
-            out[f'{_EP_TOP[layer]}.{p}'] = v
+        if (n := rename(k)) is None: unknown.append(k)
+        else: out[n] = v
+    if unknown: raise ValueError(f"not an efficientnet_pytorch checkpoint of a {arch}: {len(unknown)} keys it cannot rename, e.g. {unknown[:3]}")
     own = m.state_dict()
     wrong = [k for k in out if k not in own or own[k].shape != out[k].shape]
     missing = [k for k in own if k not in out]
