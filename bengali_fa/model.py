@@ -14,8 +14,8 @@ from fastai.vision.models import xresnet
 from .labels import N_CLASSES, N_GRAPHEMES
 
 # %% auto #0
-__all__ = ['load_state_dict', 'adapt_rgb', 'xresnet_body', 'cached_weights', 'timm_body', 'Head', 'BengaliModel',
-           'bengali_splitter']
+__all__ = ['load_state_dict', 'adapt_rgb', 'xresnet_body', 'hub_weights', 'timm_body', 'efficientnet_pytorch_to_timm',
+           'convert_efficientnet_pytorch', 'Head', 'BengaliModel', 'bengali_splitter']
 
 # %% ../nbs/03_model.ipynb #50309489
 def load_state_dict(path) -> dict:
@@ -41,7 +41,7 @@ def xresnet_body(arch:str='xresnet18', pretrained=None):
     "A fastai xresnet without its head, with a one-channel stem: (body, n_features, n_stem_modules)"
     if not arch.startswith('xresnet') or not hasattr(xresnet, arch): raise ValueError(f"unknown xresnet {arch!r}")
     m = getattr(xresnet, arch)(c_in=1, n_out=1000)
-    if pretrained is True: raise ValueError("xresnet has no cached pretrained weights: pass the path of a local weights file")
+    if pretrained is True: raise ValueError("xresnet has no hub pretrained weights: pass the path of a local weights file")
     if pretrained:
         sd = adapt_rgb(load_state_dict(pretrained), m)
         missing, unexpected = m.load_state_dict(sd, strict=False)
@@ -50,24 +50,34 @@ def xresnet_body(arch:str='xresnet18', pretrained=None):
     body = nn.Sequential(*list(m.children())[:-4])  # drop pool, flatten, dropout, linear
     return body, body[-1][-1].convpath[-1][0].out_channels, 4  # stem = 3 conv layers + max pool
 
-def cached_weights(arch:str) -> Path:
-    "The file of timm `arch`'s default pretrained weights in the local Hugging Face cache (never downloads)"
-    import timm
-    from huggingface_hub import try_to_load_from_cache
+def hub_weights(arch:str) -> Path:
+    "The file of timm `arch`'s default pretrained weights: downloaded from the Hugging Face hub, or the local cache's copy offline"
+    import timm, huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
     cfg = timm.models.get_pretrained_cfg(arch)
     hub_id = getattr(cfg, 'hf_hub_id', None) if cfg is not None else None
-    for fn in ('model.safetensors', 'pytorch_model.bin'):
-        f = try_to_load_from_cache(hub_id, fn) if hub_id else None
-        if isinstance(f, str): return Path(f)
-    raise FileNotFoundError(f"no cached pretrained weights for {arch!r} ({hub_id or 'no Hugging Face id'}) and nothing is "
-                            "downloaded at run time: pass the path of a local weights file as `pretrained`")
+    if not hub_id: raise ValueError(f"timm has no Hugging Face hub weights for {arch!r}: pass the path of a local weights file as `pretrained`")
+    repo, _, rev = hub_id.partition('@')
+    names = [cfg.hf_hub_filename] if getattr(cfg, 'hf_hub_filename', None) else ['model.safetensors', 'pytorch_model.bin']
+    err = None
+    for fn in names:
+        try: return Path(huggingface_hub.hf_hub_download(repo, fn, revision=rev or None, library_name='timm', library_version=timm.__version__))
+        except EntryNotFoundError as e: err = e  # not on the hub (online) or not in the cache (offline): try the next name
+        except Exception as e: err = e; break  # e.g. the repo is gone, or an HTTP error
+    raise FileNotFoundError(
+        f"pretrained=True: the weights of {arch} ({hub_id}) could neither be fetched from the Hugging Face hub (offline, "
+        f"HF_HUB_OFFLINE=1, or unreachable) nor found in the local Hugging Face cache ({type(err).__name__}: "
+        f"{str(err).splitlines()[0] if str(err) else ''}). On a machine without internet (e.g. a Kaggle kernel), pass the "
+        f"path of a local weights file as `pretrained` (model.pretrained=/kaggle/input/<dataset>/model.safetensors), e.g. "
+        f"the file that hf_hub_download('{repo}', 'model.safetensors') saves on a machine that is online, or copy that "
+        f"machine's Hugging Face cache (HF_HOME).") from err
 
 def timm_body(arch:str, pretrained=None):
     "Any timm model as a one-channel feature extractor: (body, n_features, stem parameter names)"
     import timm
     from timm.models import group_parameters
     kw = dict(in_chans=1, num_classes=0, global_pool='')
-    if pretrained is True: pretrained = cached_weights(arch)  # only weights already on disk: never a download
+    if pretrained is True: pretrained = hub_weights(arch)  # the hub where online, the local cache offline
     if pretrained:
         f = Path(pretrained)
         if not f.exists(): load_state_dict(f)  # the clear error
@@ -75,6 +85,46 @@ def timm_body(arch:str, pretrained=None):
     else: m = timm.create_model(arch, pretrained=False, **kw)
     groups = group_parameters(m, m.group_matcher(coarse=True))
     return m, m.num_features, set(groups[min(groups)])
+
+# %% ../nbs/03_model.ipynb #16d7fc36
+_EP_TOP = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head', '_bn1': 'bn2', '_fc': 'classifier'}
+_EP_BLOCK = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn2', '_se_reduce': 'se.conv_reduce',
+             '_se_expand': 'se.conv_expand', '_project_conv': 'conv_pwl', '_bn2': 'bn3'}  # an inverted residual
+_EP_DS = {'_depthwise_conv': 'conv_dw', '_bn1': 'bn1', '_se_reduce': 'se.conv_reduce', '_se_expand': 'se.conv_expand',
+          '_project_conv': 'conv_pw', '_bn2': 'bn2'}  # a block without expansion (timm's DepthwiseSeparableConv)
+
+def efficientnet_pytorch_to_timm(sd:dict, arch:str) -> dict:
+    "`sd` (keys of the efficientnet_pytorch family: `_conv_stem`, `_blocks.<i>...`) renamed to timm `arch`'s keys, checked"
+    import timm
+    m = timm.create_model(arch, pretrained=False)
+    where = [(s, j) for s, stage in enumerate(m.blocks) for j in range(len(stage))]  # flat block number -> (stage, block)
+    def rename(k):
+        parts = k.split('.')
+        if parts[0] == '_blocks' and len(parts) >= 4 and parts[1].isdigit() and int(parts[1]) < len(where):
+            names = _EP_BLOCK if f'_blocks.{parts[1]}._expand_conv.weight' in sd else _EP_DS
+            (s, j), layer = where[int(parts[1])], names.get(parts[2])
+            return layer and '.'.join(['blocks', str(s), str(j), layer, *parts[3:]])
+        layer = _EP_TOP.get(parts[0])
+        return layer and '.'.join([layer, *parts[1:]])
+    out, unknown = {}, []
+    for k, v in sd.items():
+        if (n := rename(k)) is None: unknown.append(k)
+        else: out[n] = v
+    if unknown: raise ValueError(f"not an efficientnet_pytorch checkpoint of a {arch}: {len(unknown)} keys it cannot rename, e.g. {unknown[:3]}")
+    own = m.state_dict()
+    wrong = [k for k in out if k not in own or own[k].shape != out[k].shape]
+    missing = [k for k in own if k not in out]
+    if wrong or missing: raise ValueError(f"does not match {arch}: {len(wrong)} unknown or misshapen keys {wrong[:3]}, "
+                                          f"{len(missing)} missing {missing[:3]}")
+    return out
+
+def convert_efficientnet_pytorch(src, arch:str, dst) -> Path:
+    "Convert the efficientnet_pytorch-family checkpoint `src` to a timm `arch` `.safetensors` file `dst` (for `pretrained=dst`)"
+    from safetensors.torch import save_file
+    sd = efficientnet_pytorch_to_timm(load_state_dict(src), arch)
+    dst = Path(dst); dst.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(dst), metadata={'arch': arch, 'source': Path(src).name})
+    return dst
 
 # %% ../nbs/03_model.ipynb #de42002b
 class Head(nn.Sequential):
