@@ -108,7 +108,7 @@ def check_config(cfg) -> None:
         ('data.holdout', not 0 <= d.holdout < 1, f"must be a fraction in [0, 1), got {d.holdout}"),
         ('model.arch', _arch_problem(m.arch), _arch_problem(m.arch)),
         ('model.pretrained', m.pretrained and str(m.pretrained).lower() != 'true' and not Path(m.pretrained).is_file(),
-         f"{m.pretrained}: no such weights file ('' for random init, true for timm weights in the local cache)"),
+         f"{m.pretrained}: no such weights file ('' for random init, true for timm's hub weights: a download when online, else the local cache)"),
         ('model.grapheme_head', m.grapheme_head and not d.grapheme, "needs data.grapheme=true"),
         ('model.head_weights', len(m.head_weights) != 3 or min(m.head_weights) < 0, f"3 non-negative weights (root, vowel, consonant), got {list(m.head_weights)}"),
         ('model.class_weights', m.class_weights not in ('', 'inverse', 'effective'), f"'', inverse or effective, got {m.class_weights!r}"),
