@@ -24,10 +24,10 @@ from .metrics import competition_score, macro_recall
 from .inference import bundle_from_learner, _write_csv  # atomic CSV writes, shared with submission.csv
 
 # %% auto #0
-__all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'train_config',
-           'ConfigError', 'check_config', 'data_path', 'build_learner', 'rng_state', 'set_rng_state', 'save_atomic',
-           'load_checkpoint', 'RunTracker', 'WandbLogger', 'flat_config', 'record_run', 'runs_table',
-           'per_class_recall', 'train', 'train_cli', 'config_diff', 'plot_runs', 'runs_cli']
+__all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'claim_run_dir',
+           'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path', 'build_learner', 'rng_state',
+           'set_rng_state', 'save_atomic', 'load_checkpoint', 'RunTracker', 'WandbLogger', 'flat_config', 'record_run',
+           'runs_table', 'per_class_recall', 'train', 'train_cli', 'config_diff', 'plot_runs', 'runs_cli']
 
 # %% ../nbs/09_train.ipynb #9bf5ed65
 M = '???'  # every value comes from the YAML files in bengali_fa/conf
@@ -67,15 +67,88 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     seed: int = M; device: str = M; runs_dir: str = M; run_dir: str = M; resume: str = M
 
+# %% ../nbs/09_train.ipynb #808505f2
+import itertools, socket
+_LOCK = '.run.lock'
+_HELD = {}  # the run folders this process holds: real path -> file descriptor of the locked .run.lock
+
+def _stamp() -> str: return time.strftime('%Y-%m-%d_%H-%M-%S')
+
+def _new_dir(parent) -> Path:
+    "Create a new folder `<parent>/<date>_<time>` (with `_1`, `_2`, ... when that name exists) and return it"
+    base = Path(os.path.abspath(parent))/_stamp()
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for i in itertools.count():
+        d = base if i == 0 else base.with_name(f'{base.name}_{i}')
+        try: d.mkdir(); return d  # fails if another process made it first
+        except FileExistsError: continue
+
+def _hold(d:Path) -> bool:
+    "Lock `d/.run.lock` for this process; False if another process holds it"
+    key = os.path.realpath(d)
+    if key in _HELD: return True
+    fd = os.open(d/_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError: os.close(fd); return False
+    os.ftruncate(fd, 0); os.write(fd, f'host {socket.gethostname()} pid {os.getpid()}\n'.encode())
+    _HELD[key] = fd
+    return True
+
+def _holder(d:Path) -> str:
+    try: return (d/_LOCK).read_text().strip() or 'another process'
+    except OSError: return 'another process'
+
+def claim_run_dir(runs_dir='runs', run_dir=None, resume:bool=False) -> Path:
+    "Claim a run folder for this process (absolute path): `run_dir`, or a new `<runs_dir>/<date>_<time>[_n]`"
+    if not run_dir:
+        while not _hold(d := _new_dir(runs_dir)): pass  # (only if someone chose this very folder as run_dir meanwhile)
+        return d
+    d = Path(os.path.abspath(run_dir))
+    if os.path.realpath(d) in _HELD: return d  # claimed earlier by this process (Hydra's run folder)
+    if resume and not d.is_dir(): raise FileNotFoundError(f"{d}: no such run folder to resume")
+    d.mkdir(parents=True, exist_ok=True)
+    if not _hold(d):
+        what = 'it cannot be resumed twice at once' if resume else 'choose another run_dir'
+        raise FileExistsError(f"{d}: in use by a run that is still going ({_holder(d)}): {what}")
+    if not resume and (d/'ckpt').exists():
+        release_run_dir(d)
+        raise FileExistsError(f"{d}: already holds a run (continue it with resume={d})")
+    return d
+
+def release_run_dir(run_dir):
+    "Let go of a run folder claimed by `claim_run_dir` (the lock file stays)"
+    fd = _HELD.pop(os.path.realpath(run_dir), None)
+    if fd is not None: fcntl.flock(fd, fcntl.LOCK_UN); os.close(fd)
+
+def _write_text(path, text:str):
+    "Write a text file through a temporary name in the same folder, renamed when complete"
+    path = Path(path); tmp = path.with_name(f'.{path.name}.{os.getpid()}.partial')
+    try: tmp.write_text(text); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
 # %% ../nbs/09_train.ipynb #5fe2cab7
+_RESOLVED = {}  # this process's Hydra folders (a resolver may be evaluated more than once)
+
 def _run_dir_resolver(run_dir, resume, runs_dir):
-    return str(run_dir or resume or Path(runs_dir)/time.strftime('%Y-%m-%d_%H-%M-%S'))
+    "`hydra.run.dir`: the folder claimed for this run: the resumed run's, `run_dir`, or a new one in `runs_dir`"
+    key = ('run', run_dir, resume, runs_dir)
+    if key not in _RESOLVED:
+        try: _RESOLVED[key] = str(claim_run_dir(runs_dir, resume or run_dir or None, resume=bool(resume)))
+        except (FileExistsError, FileNotFoundError) as e: print(f"bengali-fa-train: {e}", file=sys.stderr); sys.exit(2)
+    return _RESOLVED[key]
+
+def _sweep_dir_resolver(runs_dir):
+    "`hydra.sweep.dir`: a new folder `<runs_dir>/multirun/<date>_<time>[_n]` for this sweep's jobs"
+    key = ('sweep', runs_dir)
+    if key not in _RESOLVED: _RESOLVED[key] = str(_new_dir(Path(runs_dir)/'multirun'))
+    return _RESOLVED[key]
 
 def _register():
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
     ConfigStore.instance().store(name='bengali_fa_schema', node=Config)
-    if not OmegaConf.has_resolver('bengali_fa_run_dir'): OmegaConf.register_new_resolver('bengali_fa_run_dir', _run_dir_resolver)
+    for name, f in (('bengali_fa_run_dir', _run_dir_resolver), ('bengali_fa_sweep_dir', _sweep_dir_resolver)):
+        if not OmegaConf.has_resolver(name): OmegaConf.register_new_resolver(name, f, use_cache=True)
 
 def train_config(overrides:list=(), config_name:str='config'):
     "Compose the training config from the packaged YAML files and `overrides` (Hydra's compose API, for notebooks)"
@@ -208,16 +281,18 @@ def _cpu_state(model): return {k: v.detach().cpu().clone() for k, v in model.sta
 
 class RunTracker(Callback):
     "Per-epoch metrics to `metrics.csv`, best weights by score, periodic checkpoints for resume, and optional loggers"
-    order = 60  # after fastai's Recorder (50), whose log then holds this epoch's metrics
+    order = 66  # after fastai's Recorder (50), whose log then holds this epoch's metrics, and SWA/EMA (65), whose average then includes it
     def __init__(self, run_dir, ckpt_every:int=1, rows=(), best:float=-1., best_epoch:int=-1, loggers=(), verbose:bool=False):
         self.run_dir, self.ckpt_every, self.rows, self.loggers, self.verbose = Path(run_dir), ckpt_every, list(rows), list(loggers), verbose
         self.best, self.best_epoch, self.phase, self.phase_name, self.offset, self.n_total, self.smooth = best, best_epoch, 0, '', 0, 0, None
+        self.averager, self._ran = None, False  # the SWA/EMA callback of this phase, if any
     def before_epoch(self): self._ran, self._t0 = False, time.time()
     def before_train(self):
         if self.smooth is not None:  # resuming: the smoothed training loss continues as in the interrupted run
             self.recorder.smooth_loss.val, self.recorder.smooth_loss.count = self.smooth['val'].to(self.dls.device), self.smooth['count']
             self.smooth = None
     def after_train(self): self._ran = True
+    def after_fit(self): self.smooth = None  # (a resumed phase whose epochs were all done: the next phase starts afresh)
     def after_epoch(self):
         if not self._ran: return  # skipped while resuming
         rec = self.recorder
@@ -228,7 +303,8 @@ class RunTracker(Callback):
         _write_csv(pd.DataFrame(self.rows), self.run_dir/'metrics.csv')
         if row.get('score', -1) > self.best:
             self.best, self.best_epoch = row['score'], row['epoch']
-            save_atomic(_cpu_state(self.model), self.run_dir/'ckpt'/'best.pth')
+            validated = self.averager.valid_state() if self.averager is not None else None  # EMA: the average was validated
+            save_atomic(validated if validated is not None else _cpu_state(self.model), self.run_dir/'ckpt'/'best.pth')
         if (self.epoch + 1) % self.ckpt_every == 0 or self.epoch + 1 == self.n_epoch: self.checkpoint()
         for lg in self.loggers: lg.log(row)
         if self.verbose: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase_name}) " +
@@ -237,7 +313,8 @@ class RunTracker(Callback):
         sl = self.recorder.smooth_loss
         save_atomic(dict(model=_cpu_state(self.model), opt=_plain(self.opt.state_dict()), phase=self.phase, epoch=self.epoch + 1,
                          best=self.best, best_epoch=self.best_epoch, rows=self.rows, rng=rng_state(self.dls),
-                         smooth=dict(val=sl.val.detach().cpu(), count=sl.count)), self.run_dir/'ckpt'/'last.pth')
+                         smooth=dict(val=sl.val.detach().cpu(), count=sl.count),
+                         averaging=self.averager.state_dict() if self.averager is not None else None), self.run_dir/'ckpt'/'last.pth')
 
 # %% ../nbs/09_train.ipynb #6b8e50b0
 def _wandb_key() -> bool:
@@ -272,13 +349,13 @@ def flat_config(cfg) -> dict:
     return dict(walk(OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg))
 
 def record_run(runs_dir, row:dict) -> pd.DataFrame:
-    "Add (or replace, by `run`) a row of the runs table `<runs_dir>/runs.csv`"
+    "Add (or replace, by `run`: the same folder however it is written) a row of the runs table `<runs_dir>/runs.csv`"
     runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
-    path = runs_dir/'runs.csv'
+    path, key = runs_dir/'runs.csv', os.path.realpath(row['run'])
     with open(runs_dir/'.runs.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX)  # read, change and replace the table as one step (writers wait; readers see whole files)
         old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=['run'])
-        df = pd.concat([old[old['run'] != row['run']], pd.DataFrame([row])], ignore_index=True)
+        df = pd.concat([old[[os.path.realpath(str(r)) != key for r in old['run']]], pd.DataFrame([row])], ignore_index=True)
         _write_csv(df, path)
     return df
 
@@ -323,11 +400,6 @@ def _swa_cb(cfg, n_epochs:int):
 
 def _quiet(*args): pass
 
-def _new_run_dir(runs_dir) -> Path:
-    base = Path(_run_dir_resolver('', '', runs_dir)); p, i = base, 0
-    while p.exists(): i += 1; p = base.with_name(f'{base.name}_{i}')
-    return p
-
 def per_class_recall(y_true:np.ndarray, y_pred:np.ndarray) -> pd.DataFrame:
     "Recall and support per class and component, for every class the macro recall averages (true or predicted)"
     rows = []
@@ -351,22 +423,24 @@ def _final(learn, dls, run_dir, cfg, tracker, swa) -> tuple:
                for i in range(min(n, len(ds)))]
     return m, per_class_recall(y_true, y_pred), samples
 
+def _err(e:BaseException) -> str: return f'{type(e).__name__}: {e}'.strip()
+
 def train(cfg, run_dir=None, cbs=(), progress:bool|None=None) -> dict:
     "Run the training config `cfg` (see `train_config`); returns the final validation metrics and the run folder"
-    from omegaconf import OmegaConf
     check_config(cfg)
+    run_dir = claim_run_dir(run_dir=cfg.resume, resume=True) if cfg.resume else claim_run_dir(cfg.runs_dir, run_dir or cfg.run_dir or None)
+    try: return _train(cfg, run_dir, cbs, progress)
+    finally: release_run_dir(run_dir)
+
+def _train(cfg, run_dir:Path, cbs, progress) -> dict:
+    from omegaconf import OmegaConf
     progress = (sys.stdout.isatty() or in_notebook()) if progress is None else progress
     t_start, state = time.time(), None
     if cfg.resume:
-        run_dir, device = Path(cfg.resume), cfg.device
-        state = load_checkpoint(run_dir/'ckpt'/'last.pth')
+        state, device = load_checkpoint(run_dir/'ckpt'/'last.pth'), cfg.device
         cfg = OmegaConf.load(run_dir/'config.yaml'); cfg.device = device  # the run's own config; only the device may change
         print(f"resuming {run_dir} after epoch {sum(n for _, n, _ in _phases(cfg)[:state['phase']]) + state['epoch']}", flush=True)
-    else:
-        run_dir = Path(run_dir or cfg.run_dir or _new_run_dir(cfg.runs_dir))
-        if (run_dir/'ckpt').exists(): raise FileExistsError(f"{run_dir}: already holds a run (continue it with resume={run_dir})")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir/'config.yaml').write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    else: _write_text(run_dir/'config.yaml', OmegaConf.to_yaml(cfg, resolve=True))
     flat = flat_config(cfg)
     dls, learn = build_learner(cfg, progress)
     if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from RunTracker instead
@@ -374,38 +448,45 @@ def train(cfg, run_dir=None, cbs=(), progress:bool|None=None) -> dict:
     loggers = [WandbLogger(cfg, run_dir, flat)] if cfg.tracking.wandb else []
     tracker = RunTracker(run_dir, cfg.train.ckpt_every, loggers=loggers, verbose=not progress)
     tracker.n_total = sum(n for _, n, _ in phases)
+    def record(status, **extra) -> dict:  # result.json and the row of the runs table, with what the run has
+        res = dict(run=str(run_dir), status=status, epochs_done=len(tracker.rows), best_epoch=tracker.best_epoch,
+                   wall_s=round(time.time() - t_start, 1), **extra)
+        _write_text(run_dir/'result.json', json.dumps(res, indent=1))
+        record_run(cfg.runs_dir, {**res, **flat})
+        return res
     start_phase, start_epoch = 0, 0
     if state is not None:
         learn.model.load_state_dict(state['model'])
         start_phase, start_epoch, tracker.rows = state['phase'], state['epoch'], list(state['rows'])
         tracker.best, tracker.best_epoch = state['best'], state['best_epoch']
         _write_csv(pd.DataFrame(tracker.rows), run_dir/'metrics.csv')  # epochs after the checkpoint are run again
-    swa, status = None, 'interrupted'
+    swa, status, error = None, 'interrupted', None
     try:
         for i, (name, n, kw) in enumerate(phases):
-            start = start_epoch if i == start_phase else 0
-            if i < start_phase or start >= n: continue
+            if i < start_phase: continue
+            start = start_epoch if i == start_phase else 0  # start == n: every epoch done, the fit only ends (SWA/EMA: the average)
             learn.freeze() if name == 'frozen' else learn.unfreeze()
-            if state is not None:  # the first phase run after resuming: optimizer, generators and smoothed loss as saved
-                if start > 0: learn.opt.load_state_dict(state['opt'])
-                if start > 0: tracker.smooth = state['smooth']
+            swa = _swa_cb(cfg, n) if i == len(phases) - 1 else None  # SWA/EMA: the last phase
+            if state is not None:  # the first phase run after resuming: optimizer, generators, smoothed loss and average as saved
+                if start > 0:
+                    learn.opt.load_state_dict(state['opt']); tracker.smooth = state['smooth']
+                    if swa is not None and state.get('averaging') is not None: swa.load_state_dict(state['averaging'])
                 set_rng_state(state['rng'], dls); state = None
-            tracker.phase, tracker.phase_name, tracker.offset = i, name, sum(p[1] for p in phases[:i])
-            extra = _extra_cbs(cfg)
-            if i == len(phases) - 1 and (swa := _swa_cb(cfg, n)) is not None: extra.append(swa)  # SWA/EMA: the last phase
-            learn.fit_one_cycle(n, cbs=[tracker, *extra, *cbs], start_epoch=start, **kw)
+            tracker.phase, tracker.phase_name, tracker.offset, tracker.averager = i, name, sum(p[1] for p in phases[:i]), swa
+            learn.fit_one_cycle(n, cbs=[tracker, *_extra_cbs(cfg), *([swa] if swa else []), *cbs], start_epoch=start, **kw)
         status = 'finished'
-    except Exception: status = 'failed'; raise  # KeyboardInterrupt (Ctrl-C) leaves 'interrupted'
+    except Exception as e: status, error = 'failed', e; raise  # KeyboardInterrupt (Ctrl-C) leaves 'interrupted'
     finally:
-        if status != 'finished':
-            record_run(cfg.runs_dir, dict(run=str(run_dir), status=status, epochs_done=len(tracker.rows), wall_s=round(time.time() - t_start, 1), **flat))
-    metrics, per_class, samples = _final(learn, dls, run_dir, cfg, tracker, swa)
-    _write_csv(per_class, run_dir/'per_class_recall.csv')
-    bundle_from_learner(learn, run_dir/'bundle', extra=dict(metrics=metrics, config=flat), overwrite=True)
-    result = dict(run=str(run_dir), status=status, epochs_done=len(tracker.rows), best_epoch=tracker.best_epoch,
-                  wall_s=round(time.time() - t_start, 1), **metrics)
-    (run_dir/'result.json').write_text(json.dumps(result, indent=1))
-    record_run(cfg.runs_dir, {**result, **flat})
+        if status != 'finished': record(status, **({'error': _err(error)} if error else {}))
+    metrics = {}
+    try:
+        metrics, per_class, samples = _final(learn, dls, run_dir, cfg, tracker, swa)
+        _write_csv(per_class, run_dir/'per_class_recall.csv')
+        bundle_from_learner(learn, run_dir/'bundle', extra=dict(metrics=metrics, config=flat), overwrite=True)
+    except BaseException as e:  # training went well: keep the record of it
+        record('interrupted' if isinstance(e, KeyboardInterrupt) else 'failed', **metrics, error=f'after training: {_err(e)}')
+        raise
+    result = record('finished', **metrics)
     for lg in loggers: lg.finish(metrics, per_class, samples)
     print(' '.join(f'{k}={metrics[k]:.4f}' for k in ('score', 'root', 'vowel', 'consonant')), flush=True)
     return result

@@ -64,6 +64,13 @@ def save_state(sd:dict, path) -> Path:
     os.replace(tmp, path)
     return path
 
+def _cpu_copy(sd:dict|None) -> dict|None: return None if sd is None else {k: v.detach().to('cpu', copy=True) for k, v in sd.items()}
+def _on_device(sd:dict|None, model:nn.Module) -> dict|None:
+    "A copy of `sd` with each tensor on the device of the model's tensor of the same name"
+    if sd is None: return None
+    ref = model.state_dict()
+    return {k: v.to(ref[k].device, copy=True) for k, v in sd.items()}
+
 def _lr_finding(learn): return any(isinstance(cb, LRFinder) for cb in learn.cbs)
 
 def _amp_dtype(learn):
@@ -94,11 +101,22 @@ class SWA(Callback):
         if anneal_strategy not in ('cos', 'linear'): raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         self.start_epoch, self.lr, self.anneal_epochs, self.anneal_strategy = start_epoch, lr, anneal_epochs, anneal_strategy
         self.bn_update, self.validate, self.save = bn_update, validate, save
-        self.avg, self.n_avg, self.valid_metrics, self.saved, self.active = None, 0, None, None, False
+        self.avg, self.n_avg, self.valid_metrics, self.saved, self.active, self._resume = None, 0, None, None, False, None
+
+    def state_dict(self) -> dict:
+        "The averaging state in the middle of a fit (CPU copies): the average so far, its count, the annealing's start rates"
+        return dict(avg=_cpu_copy(self.avg), n_avg=self.n_avg, lr0=self.lr0)
+    def load_state_dict(self, sd:dict):
+        "Continue from `state_dict()` in the next fit (a resumed one: `fit(..., start_epoch=k)`)"
+        self._resume = sd
+    def valid_state(self): return None  # validation during the fit uses the trained weights
 
     def before_fit(self):
         self.avg, self.n_avg, self.lr0, self.trained = None, 0, None, False
         self.active = self.n_epoch > self.start_epoch and not _lr_finding(self.learn)
+        if self._resume is not None:
+            r, self._resume = self._resume, None
+            self.avg, self.n_avg, self.lr0 = _on_device(r['avg'], self.model), r['n_avg'], r['lr0'] and list(r['lr0'])
 
     def before_epoch(self): self.trained = False
     def after_train(self): self.trained = True
@@ -145,16 +163,30 @@ class EMA(Callback):
                  save:str|None=None): # save the average: a name in learn.path/model_dir, or a file path
         if not 0 <= decay < 1: raise ValueError(f"decay must be in [0, 1), got {decay}")
         self.decay, self.warmup, self.validate, self.load, self.save = decay, warmup, validate, load, save
-        self.avg, self.n_steps, self.active, self.saved, self._backup, self._skip = None, 0, False, None, None, False
+        self.avg, self.n_steps, self.active, self.saved, self._backup, self._skip, self._resume = None, 0, False, None, None, False, None
 
     def decay_at(self, step:int) -> float:
         "The decay of optimizer step `step` (from 1)"
         return min(self.decay, (1 + step) / (10 + step)) if self.warmup else self.decay
 
+    def state_dict(self) -> dict:
+        "The averaging state in the middle of a fit (CPU copies): the average and the number of steps in it"
+        return dict(avg=_cpu_copy(self.avg), n_steps=self.n_steps)
+    def load_state_dict(self, sd:dict):
+        "Continue from `state_dict()` in the next fit (a resumed one: `fit(..., start_epoch=k)`)"
+        self._resume = sd
+    def valid_state(self) -> dict|None:
+        "The weights that validation during the fit uses (CPU, in the model's dtypes): the average with `validate`, else None"
+        if not (self.active and self.validate and self.n_steps): return None
+        return {k: self.avg[k].detach().to('cpu', v.dtype, copy=True) for k, v in self.model.state_dict().items()}
+
     def before_fit(self):
         self.active = not _lr_finding(self.learn)
         self.n_steps, self._backup, self._skip = 0, None, False
         self.avg = average_state(None, self.model, 0) if self.active else None
+        if self._resume is not None:
+            r, self._resume = self._resume, None
+            if self.active: self.avg, self.n_steps = _on_device(r['avg'], self.model), r['n_steps']
 
     def after_cancel_step(self): self._skip = True
     def after_step(self):
