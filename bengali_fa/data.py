@@ -13,17 +13,18 @@ import numpy as np, pandas as pd, torch
 import pyarrow as pa, pyarrow.parquet as pq
 from PIL import Image
 from tqdm.auto import tqdm
-from fastai.data.core import DataLoaders, TfmdDL
-from fasttransform import Pipeline
-from fastai.data.load import DataLoader
-from fastai.data.block import DataBlock, CategoryBlock
-from fastai.data.transforms import IndexSplitter, IntToFloatTensor, Normalize
-from fastai.vision.core import PILImageBW
-from fastai.vision.data import ImageBlock
-from fastai.vision.augment import aug_transforms
-from fastai.torch_core import TensorImageBW, TensorCategory, default_device
 from .labels import *
 from .synth import IMG_H, IMG_W, N_PIXELS
+with third_party_imports():  # without fastai's import-time deprecation notices
+    from fastai.data.core import DataLoaders, TfmdDL
+    from fasttransform import Pipeline
+    from fastai.data.load import DataLoader
+    from fastai.data.block import DataBlock, CategoryBlock
+    from fastai.data.transforms import IndexSplitter, IntToFloatTensor, Normalize
+    from fastai.vision.core import PILImageBW
+    from fastai.vision.data import ImageBlock
+    from fastai.vision.augment import aug_transforms
+    from fastai.torch_core import TensorImageBW, TensorCategory, default_device
 
 # %% auto #0
 __all__ = ['PIXEL_COLS', 'CACHE_VERSION', 'check_parquet', 'iter_parquet_images', 'ink_bbox', 'crop_resize', 'preprocess_images',

@@ -10,9 +10,10 @@ import argparse, base64, hashlib, json, os, shutil, sys, time, uuid, zipfile
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from fastai.layers import AdaptiveConcatPool2d
 import bengali_fa
-from .labels import COMPONENTS, N_CLASSES
+from .labels import COMPONENTS, N_CLASSES, third_party_imports
+with third_party_imports():  # without fastai's import-time deprecation notices
+    from fastai.layers import AdaptiveConcatPool2d
 from .data import check_parquet, iter_parquet_images, preprocess_images, prefetch
 from .model import BengaliModel
 from .metrics import WEIGHTS, macro_recall

@@ -6,6 +6,8 @@ Docs: https://bengali-fa.github.io/bengali_fa/labels.html.md"""
 
 # %% ../nbs/00_labels.ipynb #35183893
 from __future__ import annotations
+import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 import importlib.resources
@@ -13,9 +15,10 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageDraw, ImageFont, features
 
 # %% auto #0
-__all__ = ['COMPONENTS', 'N_CLASSES', 'N_GRAPHEMES', 'PKG_DATA', 'ZWJ', 'class_map', 'train_graphemes', 'grapheme_counts',
-           'component_strings', 'compose', 'root_kind', 'is_valid', 'valid_combinations', 'unseen_combinations',
-           'decompose', 'packaged_fonts', 'check_raqm', 'render_text', 'bengali_title']
+__all__ = ['COMPONENTS', 'N_CLASSES', 'N_GRAPHEMES', 'PKG_DATA', 'ZWJ', 'THIRD_PARTY_NOISE', 'class_map', 'train_graphemes',
+           'grapheme_counts', 'component_strings', 'compose', 'root_kind', 'is_valid', 'valid_combinations',
+           'unseen_combinations', 'decompose', 'packaged_fonts', 'check_raqm', 'render_text', 'bengali_title',
+           'third_party_imports']
 
 # %% ../nbs/00_labels.ipynb #1ca8f23b
 COMPONENTS = ('grapheme_root', 'vowel_diacritic', 'consonant_diacritic')  # model/head order
@@ -149,3 +152,21 @@ def bengali_title(ax, text:str, size:int=28, height:float=0.22):
     tax.imshow(im, cmap='gray', vmin=0, vmax=255)
     tax.set_aspect('equal', anchor='S'); tax.axis('off')
     return tax
+
+# %% ../nbs/00_labels.ipynb #b3956285
+# (message regex, category, regex of the module that warns): notices that third-party packages give while bengali_fa imports them
+THIRD_PARTY_NOISE = (
+    (r'`torch\.jit\.script` is deprecated', FutureWarning, r'torch\.jit\._script'),  # fastai.layers uses @torch.jit.script
+    (r"The 'mode\.chained_assignment' option is deprecated", DeprecationWarning, r'fastai\.'),  # fastai.tabular on pandas 3
+)
+
+@contextmanager
+def third_party_imports():
+    "Run the block (the library's imports of fastai) with only `THIRD_PARTY_NOISE` silenced; filters the imports add are kept"
+    with warnings.catch_warnings():
+        for msg, cat, mod in THIRD_PARTY_NOISE: warnings.filterwarnings('ignore', msg, cat, mod)
+        inside = list(warnings.filters)
+        yield
+        added = [f for f in warnings.filters if f not in inside]
+    for action, msg, cat, mod, lineno in reversed(added):  # e.g. fastai's own filters, set when it is imported
+        warnings.filterwarnings(action, msg.pattern if msg else '', cat, mod.pattern if mod else '', lineno)

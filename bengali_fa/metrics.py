@@ -7,8 +7,9 @@ Docs: https://bengali-fa.github.io/bengali_fa/metrics.html.md"""
 # %% ../nbs/04_metrics.ipynb #f0592972
 from __future__ import annotations
 import numpy as np, torch
-from fastai.learner import Metric
-from .labels import COMPONENTS, N_CLASSES
+from .labels import COMPONENTS, N_CLASSES, third_party_imports
+with third_party_imports():  # without fastai's import-time deprecation notices
+    from fastai.learner import Metric
 
 # %% auto #0
 __all__ = ['WEIGHTS', 'macro_recall', 'competition_score', 'MacroRecall', 'CompetitionScore', 'bengali_metrics']

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import torch, torch.nn as nn
-from fastai.layers import AdaptiveConcatPool2d
-from fastai.vision.models import xresnet
-from .labels import N_CLASSES, N_GRAPHEMES
+from .labels import N_CLASSES, N_GRAPHEMES, third_party_imports
+with third_party_imports():  # without fastai's import-time deprecation notices
+    from fastai.layers import AdaptiveConcatPool2d
+    from fastai.vision.models import xresnet
 
 # %% auto #0
 __all__ = ['load_state_dict', 'adapt_rgb', 'xresnet_body', 'hub_weights', 'timm_body', 'efficientnet_pytorch_to_timm',

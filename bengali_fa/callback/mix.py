@@ -8,9 +8,10 @@ Docs: https://bengali-fa.github.io/bengali_fa/callback.mix.html.md"""
 from __future__ import annotations
 import torch
 from torch import Tensor
-from fastai.callback.core import Callback
-from fastai.layers import NoneReduce
-from ..labels import compose
+from ..labels import compose, third_party_imports
+with third_party_imports():  # without fastai's import-time deprecation notices
+    from fastai.callback.core import Callback
+    from fastai.layers import NoneReduce
 
 # %% auto #0
 __all__ = ['MIX_KINDS', 'sample_lam', 'cut_boxes', 'box_lam', 'box_mask', 'mix_loss', 'MixOrCut', 'MultiMixUp', 'MultiCutMix',

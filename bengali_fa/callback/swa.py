@@ -9,9 +9,11 @@ from __future__ import annotations
 import math, os
 from pathlib import Path
 import torch, torch.nn as nn
-from fastai.callback.core import Callback
-from fastai.callback.schedule import LRFinder
-import fastai.callback.progress  # Learner.no_bar
+from ..labels import third_party_imports
+with third_party_imports():  # without fastai's import-time deprecation notices
+    from fastai.callback.core import Callback
+    from fastai.callback.schedule import LRFinder
+    import fastai.callback.progress  # Learner.no_bar
 
 # %% auto #0
 __all__ = ['SWA_KINDS', 'average_state', 'load_state', 'update_bn', 'save_state', 'SWA', 'EMA', 'swa_callback']
