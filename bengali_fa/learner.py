@@ -7,12 +7,13 @@ Docs: https://bengali-fa.github.io/bengali_fa/learner.html.md"""
 # %% ../nbs/08_learner.ipynb #b67e069a
 from __future__ import annotations
 import numpy as np, torch
-from fastcore.basics import patch
-from fastai.learner import Learner
-from fastai.callback.fp16 import MixedPrecision
-from fastai.callback.channelslast import ChannelsLast
-import fastai.callback.schedule, fastai.callback.progress  # fit_one_cycle, fine_tune, lr_find, progress bars
-from .labels import COMPONENTS, N_CLASSES
+from .labels import COMPONENTS, N_CLASSES, third_party_imports
+with third_party_imports():  # without fastai's import-time deprecation notices
+    from fastcore.basics import patch
+    from fastai.learner import Learner
+    from fastai.callback.fp16 import MixedPrecision
+    from fastai.callback.channelslast import ChannelsLast
+    import fastai.callback.schedule, fastai.callback.progress  # fit_one_cycle, fine_tune, lr_find, progress bars
 from .model import BengaliModel, bengali_splitter
 from .loss import MultiHeadLoss, class_weights
 from .metrics import bengali_metrics

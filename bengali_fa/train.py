@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List
 import numpy as np, pandas as pd, torch
-from fastcore.imports import in_notebook
-from fastcore.foundation import L
-from fastai.callback.core import Callback
-from fastai.callback.progress import ProgressCallback
-from fastai.torch_core import set_seed, default_device
-from .labels import COMPONENTS, N_CLASSES
+from .labels import COMPONENTS, N_CLASSES, third_party_imports
+with third_party_imports():  # without fastai's import-time deprecation notices
+    from fastcore.imports import in_notebook
+    from fastcore.foundation import L
+    from fastai.callback.core import Callback
+    from fastai.callback.progress import ProgressCallback
+    from fastai.torch_core import set_seed, default_device
 from .synth import write_dataset
 from .data import bengali_dls, default_cache_dir
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
