@@ -465,7 +465,9 @@ def _add_extras(path, cache, y, valid, size, seed, cache_dir, progress, extra, k
     if isinstance(extra, (str, Path)): folder = Path(extra)
     else:
         g = extra_grapheme_set(kind)
-        folder = render_extras(int(extra), g[[t not in valid_only for t in _triples(g)]], path, seed, cache_dir=cache_dir, progress=progress)
+        keep = [t not in valid_only for t in _triples(g)]
+        # the same table either way (so the same cache key); the name when nothing is left out, for extra_info.json
+        folder = render_extras(int(extra), kind if all(keep) else g[keep], path, seed, cache_dir=cache_dir, progress=progress)
     files = sorted(folder.glob('extra_image_data_*.parquet'), key=lambda f: int(f.stem.rsplit('_', 1)[1]))
     if not files: raise FileNotFoundError(f"{folder}: no extra_image_data_*.parquet files")
     ec = preprocess(files, size=size, cache_dir=cache_dir, progress=progress)
