@@ -41,7 +41,7 @@ def main():
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     from bengali_fa.train import train, train_config
     from bengali_fa.synth import write_dataset
-    from bengali_fa.data import render_extras, extra_grapheme_set
+    from bengali_fa.data import render_extras
     from bengali_fa.inference import predict_parquets, make_submission, score_submission
     cache = Path(os.environ['BENGALI_FA_CACHE'])
     data = cache/'bench'/f'unseen_n{a.n_train}_t{a.n_test}_u{a.unseen_frac}_s0'
@@ -55,7 +55,7 @@ def main():
     meta = pd.read_csv(data/'synth_meta.csv').query("split == 'test'")
     cfg0 = train_config(over + [f'data.path={data}', f'seed={a.seed}'])
     t = time.perf_counter()  # the renders that `train` will find in the cache (same graphemes, fonts, seed and cache folder)
-    folder = render_extras(a.extra, extra_grapheme_set(a.graphemes), data, a.seed, progress=False)
+    folder = render_extras(a.extra, a.graphemes, data, a.seed, progress=False)
     render_s = time.perf_counter() - t
     fonts = sorted(set(pd.read_csv(folder/'extra.csv').font))
     assert not set(fonts) & set(info['test_only_fonts']), "a render uses the held-out test font"
