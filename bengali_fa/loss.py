@@ -50,9 +50,11 @@ class MultiHeadLoss(nn.Module):
             w = None if w is None else w.to(p.device)
             l = F.cross_entropy(p, t, weight=w, reduction='none', label_smoothing=self.label_smoothing, ignore_index=IGNORE_INDEX)
             keep = t != IGNORE_INDEX  # ignored targets have a loss of 0
-            norm = keep.sum() if w is None else (w[t.clamp(min=0)] * keep).sum()
-            # per-sample losses whose mean is torch's mean over the kept targets (weighted by class when there are weights)
-            l = l * len(t) / torch.where(norm > 0, norm, torch.ones_like(norm))  # (no host sync: a GPU batch never waits)
+            # per-sample losses whose mean is torch's mean over the kept targets (no host sync: a GPU batch never waits)
+            if w is None: l = l * (len(t) / keep.sum().clamp(min=1))  # a factor of exactly 1 when nothing is ignored
+            else:  # weighted by class, as torch's weighted mean
+                norm = (w[t.clamp(min=0)] * keep).sum()
+                l = l * len(t) / torch.where(norm > 0, norm, torch.ones_like(norm))
             per = per + self.head_weights[k] * l
         return per if red == 'none' else per.sum() if red == 'sum' else per.mean()
 
