@@ -14,7 +14,7 @@ import pyarrow as pa, pyarrow.parquet as pq
 from PIL import Image
 from tqdm.auto import tqdm
 from .labels import *
-from .synth import IMG_H, IMG_W, N_PIXELS, TRAIN_COLS, RenderConfig, find_fonts, _pick_fonts, _write_images
+from .synth import IMG_H, IMG_W, N_PIXELS, TRAIN_COLS, RenderConfig, find_fonts, font_family, _pick_fonts, _write_images
 from .loss import IGNORE_INDEX
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.data.core import DataLoaders, TfmdDL
@@ -273,7 +273,11 @@ def extra_fonts(path=None, # the competition-layout folder trained on: a synthet
     "Fonts that renders for training on `path` may use: a synthetic set's `train_fonts` (never `test_only_fonts`), else every candidate"
     cands = [Path(f) for f in fonts] if fonts is not None else find_fonts(quiet=True)[0]
     info = _synth_info(path) if path is not None else None
-    if info is None: return cands
+    if info is None:
+        if len({font_family(p) for p in cands}) == 1:
+            warnings.warn(f"rendering training images in one font family only ({font_family(cands[0])}): they teach one design. "
+                          "Add fonts: `apt-get install fonts-beng fonts-noto-core` (Debian, Ubuntu, Colab) or pass `fonts`")
+        return cands
     f = Path(path)/'synth_info.json'
     if 'train_fonts' not in info: raise ValueError(f"{f}: no 'train_fonts' list, so the fonts the set trains on are unknown")
     held, by_name = set(info.get('test_only_fonts', [])), {}
