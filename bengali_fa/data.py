@@ -6,15 +6,16 @@ Docs: https://bengali-fa.github.io/bengali_fa/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #a6f7a4f2
 from __future__ import annotations
-import hashlib, json, os
-from dataclasses import dataclass
+import hashlib, json, os, shutil, time, warnings
+from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import pyarrow as pa, pyarrow.parquet as pq
 from PIL import Image
 from tqdm.auto import tqdm
 from .labels import *
-from .synth import IMG_H, IMG_W, N_PIXELS
+from .synth import IMG_H, IMG_W, N_PIXELS, TRAIN_COLS, RenderConfig, find_fonts, font_family, _pick_fonts, _write_images
+from .loss import IGNORE_INDEX
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.data.core import DataLoaders, TfmdDL
     from fasttransform import Pipeline
@@ -27,10 +28,11 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.torch_core import TensorImageBW, TensorCategory, default_device
 
 # %% auto #0
-__all__ = ['PIXEL_COLS', 'CACHE_VERSION', 'check_parquet', 'iter_parquet_images', 'ink_bbox', 'crop_resize', 'preprocess_images',
-           'default_cache_dir', 'ImageCache', 'prefetch', 'preprocess', 'read_train_csv', 'label_images',
-           'stratified_folds', 'grapheme_holdout', 'CacheItems', 'BatchDL', 'show_labelled', 'BengaliTfmdDL',
-           'batch_tfms', 'bengali_dls', 'bengali_datablock']
+__all__ = ['PIXEL_COLS', 'CACHE_VERSION', 'EXTRA_GRAPHEMES', 'EXTRA_STREAM', 'EXTRA_VERSION', 'check_parquet',
+           'iter_parquet_images', 'ink_bbox', 'crop_resize', 'preprocess_images', 'default_cache_dir', 'ImageCache',
+           'prefetch', 'preprocess', 'read_train_csv', 'label_images', 'stratified_folds', 'grapheme_holdout',
+           'extra_fonts', 'extra_grapheme_set', 'render_extras', 'read_extra_csv', 'StackedImages', 'CacheItems',
+           'BatchDL', 'show_labelled', 'BengaliTfmdDL', 'batch_tfms', 'bengali_dls', 'bengali_datablock']
 
 # %% ../nbs/02_data.ipynb #89f358d8
 PIXEL_COLS = [str(i) for i in range(N_PIXELS)]
@@ -193,8 +195,8 @@ def preprocess(files, size:int|None=128, threshold:int=80, margin:int=8, edge:in
     return _load_cache(path)
 
 # %% ../nbs/02_data.ipynb #a7792d2b
-def read_train_csv(path) -> pd.DataFrame:
-    "Read and validate a competition `train.csv` (columns, integer labels in range, known graphemes)"
+def _read_labels_csv(path) -> pd.DataFrame:
+    "Read a labels file with train.csv's columns; check the columns, integer labels in range and unique ids"
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
     df = pd.read_csv(path, dtype={'image_id': str, 'grapheme': str}, keep_default_na=False)
@@ -208,6 +210,12 @@ def read_train_csv(path) -> pd.DataFrame:
             raise ValueError(f"{path}: {c} must be integers 0..{N_CLASSES[c] - 1}; row {i + 2} ({df.image_id[i]}) has {df[c].iloc[i]!s}")
         df[c] = v.astype(np.int64)
     if df.image_id.duplicated().any(): raise ValueError(f"{path}: duplicate image_id {df.image_id[df.image_id.duplicated()].iloc[0]!r}")
+    return df
+
+def read_train_csv(path) -> pd.DataFrame:
+    "Read and validate a competition `train.csv` (columns, integer labels in range, known graphemes)"
+    path = Path(path)
+    df = _read_labels_csv(path)
     gi = {g: i for i, g in enumerate(train_graphemes().grapheme)}
     df['grapheme_idx'] = df.grapheme.map(gi)
     if df.grapheme_idx.isna().any():
@@ -246,6 +254,160 @@ def grapheme_holdout(labels:pd.DataFrame, frac:float=0.1, seed:int=0) -> np.ndar
             held.append(gr)
             for c in COMPONENTS: left[c][g.at[gr, c]] -= size[gr]
     return labels.grapheme.isin(held).to_numpy()
+
+# %% ../nbs/02_data.ipynb #4ff68f4f
+EXTRA_GRAPHEMES = ('unseen', 'all')
+EXTRA_STREAM = 2  # the random stream of rendered extras (write_dataset's train and test images are streams 0 and 1)
+EXTRA_VERSION = 1  # part of the cache key: bump when rendering extras changes
+
+def _synth_info(path) -> dict|None:
+    "The `synth_info.json` of a competition-layout folder, or None (the real competition data has none)"
+    f = Path(path)/'synth_info.json'
+    if not f.is_file(): return None
+    try: return json.loads(f.read_text())
+    except ValueError as e: raise ValueError(f"{f}: not valid JSON ({e})") from None
+
+def extra_fonts(path=None, # the competition-layout folder trained on: a synthetic set's `synth_info.json` restricts the fonts
+                fonts=None, # candidate font files; default: every working Bengali font `find_fonts` finds
+               ) -> list:
+    "Fonts that renders for training on `path` may use: a synthetic set's `train_fonts` (never `test_only_fonts`), else every candidate"
+    cands = [Path(f) for f in fonts] if fonts is not None else find_fonts(quiet=True)[0]
+    info = _synth_info(path) if path is not None else None
+    if info is None:
+        if len({font_family(p) for p in cands}) == 1:
+            warnings.warn(f"rendering training images in one font family only ({font_family(cands[0])}): they teach one design. "
+                          "Add fonts: `apt-get install fonts-beng fonts-noto-core` (Debian, Ubuntu, Colab) or pass `fonts`")
+        return cands
+    f = Path(path)/'synth_info.json'
+    if 'train_fonts' not in info: raise ValueError(f"{f}: no 'train_fonts' list, so the fonts the set trains on are unknown")
+    held, by_name = set(info.get('test_only_fonts', [])), {}
+    for p in cands: by_name.setdefault(p.name, p)
+    if missing := [n for n in info['train_fonts'] if n not in by_name]:
+        warnings.warn(f"{f}: train fonts {missing} are not among the fonts found here; rendering with the others")
+    out = [by_name[n] for n in info['train_fonts'] if n in by_name and n not in held]
+    if not out: raise RuntimeError(f"{f}: none of its train fonts {info['train_fonts']} is available to render with")
+    return out
+
+def _ambiguous(g:pd.DataFrame) -> np.ndarray:
+    "Rows of `g` whose grapheme text is also the text of other labels (in `g` or among the train graphemes)"
+    tg = train_graphemes()
+    labels = {}
+    for df in (tg, g):
+        for *t, s in df[[*COMPONENTS, 'grapheme']].itertuples(index=False): labels.setdefault(s, set()).add(tuple(t))
+    return np.array([len(labels[s]) > 1 for s in g.grapheme], bool)
+
+def extra_grapheme_set(kind:str='unseen') -> pd.DataFrame:
+    "Graphemes to render: 'unseen' (plausible valid combinations absent from train) or 'all' (those and the 1,295 train graphemes)"
+    if kind not in EXTRA_GRAPHEMES: raise ValueError(f"extra graphemes must be one of {EXTRA_GRAPHEMES}, got {kind!r}")
+    uc = unseen_combinations()[[*COMPONENTS, 'grapheme']]
+    uc = uc[~_ambiguous(uc)]
+    g = uc if kind == 'unseen' else pd.concat([train_graphemes()[[*COMPONENTS, 'grapheme']], uc])
+    return g.reset_index(drop=True)
+
+# %% ../nbs/02_data.ipynb #314be646
+def _label_strings(r:int, v:int, c:int) -> set:
+    "The texts that show labels (r, v, c): the composed string, and the train graphemes' own strings for them"
+    tg = train_graphemes()
+    return {compose(r, v, c), *tg.grapheme[(tg.grapheme_root == r) & (tg.vowel_diacritic == v) & (tg.consonant_diacritic == c)]}
+
+def _check_combinations(df:pd.DataFrame, source):
+    "Every row of `df` is a valid combination and its `grapheme` text shows its labels (errors name `source` and the row)"
+    for i, (r, v, c, g) in enumerate(df[[*COMPONENTS, 'grapheme']].itertuples(index=False)):
+        row = f"row {i + 2}" + (f" ({df.image_id.iloc[i]})" if 'image_id' in df else '')
+        if not is_valid(r, v, c): raise ValueError(f"{source}: {row} has labels {r}/{v}/{c}, not a valid grapheme combination")
+        if g != compose(r, v, c) and g not in _label_strings(r, v, c):
+            raise ValueError(f"{source}: {row} has grapheme {g!r}, which is not the text of its labels {r}/{v}/{c}")
+
+def _grapheme_table(graphemes) -> pd.DataFrame:
+    if isinstance(graphemes, str): return extra_grapheme_set(graphemes)
+    if not isinstance(graphemes, pd.DataFrame): raise TypeError(f"graphemes must be 'unseen', 'all' or a DataFrame, got {type(graphemes).__name__}")
+    if missing := [c for c in (*COMPONENTS, 'grapheme') if c not in graphemes.columns]: raise ValueError(f"graphemes: missing columns {missing}")
+    g = graphemes[[*COMPONENTS, 'grapheme']].astype({c: np.int64 for c in COMPONENTS}).drop_duplicates().reset_index(drop=True)
+    for c in COMPONENTS:
+        if ((g[c] < 0) | (g[c] >= N_CLASSES[c])).any(): raise ValueError(f"graphemes: {c} must be in 0..{N_CLASSES[c] - 1}")
+    _check_combinations(g, 'graphemes')
+    return g
+
+def render_extras(n:int, # images to render
+                  graphemes='unseen', # 'unseen' or 'all' (see `extra_grapheme_set`), or a DataFrame of the three labels and `grapheme`
+                  path=None, # the competition-layout folder they will train with: it chooses the fonts (`extra_fonts`)
+                  seed:int=0, # same seed, graphemes, fonts and render settings: same pixels
+                  fonts=None, # candidate font files (default: every working font found)
+                  cache_dir=None, # default: `default_cache_dir()`
+                  progress:bool=True) -> Path:
+    "Render `n` training images of `graphemes` into a cached folder: `extra.csv` (labels, font) and `extra_image_data_0.parquet` ..."
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    g = _grapheme_table(graphemes)
+    if not len(g): raise ValueError("no graphemes to render")
+    fonts = extra_fonts(path, fonts)
+    info = _synth_info(path) if path is not None else None
+    cfg = RenderConfig(**info['render']) if info and 'render' in info else RenderConfig()  # a synthetic set's own distortions
+    key = dict(v=EXTRA_VERSION, n=int(n), seed=int(seed), graphemes=g.values.tolist(), render=asdict(cfg),
+               fonts=[(f.name, f.stat().st_size) for f in fonts])
+    key = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    out = (Path(cache_dir) if cache_dir is not None else default_cache_dir())/'extra'/f'n{n}_s{seed}_{key}'
+    if (out/'extra.csv').is_file(): return out  # the folder only exists once complete
+    rng = np.random.default_rng([seed, 3])
+    order = np.concatenate([rng.permutation(len(g)) for _ in range(-(-n // len(g)))])[:n]  # balanced over the graphemes
+    df = g.iloc[order].reset_index(drop=True)
+    df.insert(0, 'image_id', [f'Extra_{i}' for i in range(n)])
+    df['font'] = _pick_fonts(rng, df.grapheme, fonts, fonts)  # only `fonts`: no fallback to any other font
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent/f'.{out.name}.partial-{os.getpid()}'
+    if tmp.exists(): shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        t0 = time.time()
+        with tqdm(total=n, desc='rendering extra training images', unit='img', disable=None if progress else True) as bar:
+            _write_images(df, 'extra', EXTRA_STREAM, tmp, int(seed), cfg, 10_000, 256, None, None, bar)
+        df.assign(font=[f.name for f in df.font])[[*TRAIN_COLS, 'font']].to_csv(tmp/'extra.csv', index=False)
+        (tmp/'extra_info.json').write_text(json.dumps(dict(
+            n=int(n), seed=int(seed), graphemes=graphemes if isinstance(graphemes, str) else 'custom', n_graphemes=len(g),
+            fonts=[f.name for f in fonts], excluded_fonts=(info or {}).get('test_only_fonts', []), render=asdict(cfg),
+            source=str(path) if path is not None else None, seconds=round(time.time() - t0, 2)), indent=1, ensure_ascii=False))
+        try: tmp.rename(out)
+        except OSError:
+            if not (out/'extra.csv').is_file(): raise  # else another process finished the same renders first
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+# %% ../nbs/02_data.ipynb #aa4cd2c7
+def read_extra_csv(path) -> pd.DataFrame:
+    "Read and validate the labels of rendered images (`extra.csv`): valid combinations; `grapheme_idx` is `IGNORE_INDEX` outside the 1,295 train graphemes"
+    path = Path(path)
+    df = _read_labels_csv(path)
+    _check_combinations(df, path)
+    tg = train_graphemes()
+    gi = {g: (i, (r, v, c)) for i, (r, v, c, g) in enumerate(tg.itertuples(index=False))}
+    # a train grapheme's class only for its own text and labels (some unseen labels compose to a train grapheme's text)
+    df['grapheme_idx'] = [gi[g][0] if g in gi and gi[g][1] == (r, v, c) else IGNORE_INDEX
+                          for r, v, c, g in df[[*COMPONENTS, 'grapheme']].itertuples(index=False)]
+    df['grapheme_idx'] = df.grapheme_idx.astype(np.int64)
+    return df
+
+# %% ../nbs/02_data.ipynb #e380fb11
+class StackedImages:
+    "Image arrays (e.g. two memmaps) stacked along the first axis without copying: `x[i]`, `x[int array]` and `x[a:b]` read from the parts"
+    def __init__(self, *parts):
+        if len({p.shape[1:] for p in parts}) > 1: raise ValueError(f"images of different shapes {[p.shape[1:] for p in parts]} cannot be stacked")
+        self.parts, self.offsets = parts, np.cumsum([0, *map(len, parts)])
+        self.shape, self.dtype = (int(self.offsets[-1]), *parts[0].shape[1:]), parts[0].dtype
+    def __len__(self): return self.shape[0]
+    def __getitem__(self, i):
+        if isinstance(i, (int, np.integer)):
+            j = int(i) + (len(self) if i < 0 else 0)
+            if not 0 <= j < len(self): raise IndexError(f"index {i} out of range for {len(self)} images")
+            k = int(np.searchsorted(self.offsets, j, 'right')) - 1
+            return self.parts[k][j - self.offsets[k]]
+        idx = np.arange(len(self))[i] if isinstance(i, slice) else np.asarray(i, np.int64)
+        if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)): raise IndexError(f"indices out of range for {len(self)} images")
+        idx = np.where(idx < 0, idx + len(self), idx)
+        out = np.empty((len(idx), *self.shape[1:]), self.dtype)
+        k = np.searchsorted(self.offsets, idx, 'right') - 1
+        for p in np.unique(k):
+            m = k == p
+            out[m] = self.parts[p][idx[m] - self.offsets[p]]
+        return out
 
 # %% ../nbs/02_data.ipynb #063df038
 class CacheItems:
@@ -299,27 +461,68 @@ def _stats(x, n=2000, seed=0):
     return float(s.mean()), float(s.std())
 
 # %% ../nbs/02_data.ipynb #12ed1c59
-def _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme):
+def _triples(y:pd.DataFrame) -> list: return list(map(tuple, y[list(COMPONENTS)].to_numpy().tolist()))
+
+def _add_extras(path, cache, y, valid, size, seed, cache_dir, progress, extra, kind):
+    "Stack rendered images after the images of `cache`: the images, the labels of both and the rows of the renders to train on"
+    valid_only = set(_triples(y[valid])) - set(_triples(y[~valid]))  # graphemes no training image shows, e.g. a holdout
+    if isinstance(extra, (str, Path)): folder = Path(extra)
+    else:
+        g = extra_grapheme_set(kind)
+        keep = [t not in valid_only for t in _triples(g)]
+        # the same table either way (so the same cache key); the name when nothing is left out, for extra_info.json
+        folder = render_extras(int(extra), kind if all(keep) else g[keep], path, seed, cache_dir=cache_dir, progress=progress)
+    files = sorted(folder.glob('extra_image_data_*.parquet'), key=lambda f: int(f.stem.rsplit('_', 1)[1]))
+    if not files: raise FileNotFoundError(f"{folder}: no extra_image_data_*.parquet files")
+    ec = preprocess(files, size=size, cache_dir=cache_dir, progress=progress)
+    ye = label_images(ec.ids, read_extra_csv(folder/'extra.csv'), source=str(folder/'extra.csv'))
+    held = set((_synth_info(path) or {}).get('test_only_fonts', []))
+    if 'font' in ye and (used := sorted(held & set(ye.font))):
+        raise ValueError(f"{folder}/extra.csv: images in font {used}, which {Path(path)/'synth_info.json'} holds out for its test set")
+    if clash := sorted(set(ye.image_id) & set(y.image_id))[:3]: raise ValueError(f"{folder}: image ids also in {Path(path)/'train.csv'}, e.g. {clash}")
+    keep = np.array([t not in valid_only for t in _triples(ye)], bool)
+    if not keep.all(): warnings.warn(f"{folder}: {int((~keep).sum())} rendered images show graphemes that only validation images show; they are not trained on")
+    return StackedImages(cache.x, ec.x), pd.concat([y, ye.reindex(columns=y.columns)], ignore_index=True), len(y) + np.flatnonzero(keep), folder
+
+def _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme, extra_renders=0, extra_graphemes='unseen'):
+    "Images, labels, targets, train/valid/extra rows, normalisation stats and the extras' folder of a competition-layout folder"
     path = Path(path)
     if not holdout and not 0 <= fold < n_folds: raise ValueError(f"fold must be in 0..{n_folds - 1}, got {fold}")
     if not 0 <= holdout < 1: raise ValueError(f"holdout must be a fraction in [0, 1), got {holdout}")
+    if extra_graphemes not in EXTRA_GRAPHEMES: raise ValueError(f"extra_graphemes must be one of {EXTRA_GRAPHEMES}, got {extra_graphemes!r}")
+    if isinstance(extra_renders, (str, Path)):
+        if not (Path(extra_renders)/'extra.csv').is_file(): raise FileNotFoundError(f"{extra_renders}: no extra.csv (extra_renders takes a folder written by render_extras)")
+    elif isinstance(extra_renders, bool) or not isinstance(extra_renders, (int, np.integer)) or extra_renders < 0:
+        raise ValueError(f"extra_renders must be a number of images >= 0 or a folder written by render_extras, got {extra_renders!r}")
     files = sorted(path.glob('train_image_data_*.parquet'), key=lambda f: int(f.stem.rsplit('_', 1)[1]))
     if not files: raise FileNotFoundError(f"{path}: no train_image_data_*.parquet files")
     cache = preprocess(files, size=size, cache_dir=cache_dir, progress=progress)
     y = label_images(cache.ids, read_train_csv(path/'train.csv'), source=str(path/'train.csv'))
     valid = grapheme_holdout(y, holdout, seed) if holdout else stratified_folds(y, n_folds, seed) == fold
+    x, tr, ex, folder = cache.x, np.flatnonzero(~valid), np.zeros(0, np.int64), None
+    if extra_renders:  # rendered images: appended after the data's images, trained on, never validated on
+        x, y, ex, folder = _add_extras(path, cache, y, valid, size, seed, cache_dir, progress, extra_renders, extra_graphemes)
+        tr = np.concatenate([tr, ex])
     ys = y[list(COMPONENTS) + (['grapheme_idx'] if grapheme else [])].to_numpy()
-    return cache, y, ys, np.flatnonzero(~valid), np.flatnonzero(valid), _stats(cache.x)
+    return x, y, ys, tr, np.flatnonzero(valid), ex, folder, _stats(cache.x)  # normalised by the data's own images
 
-def bengali_dls(path, size:int|None=128, bs:int=64, fold:int=0, n_folds:int=5, holdout:float=0., grapheme:bool=False,
-                aug:bool=True, device=None, seed:int=0, cache_dir=None, progress:bool=True, **aug_kwargs) -> DataLoaders:
+def bengali_dls(path, # a competition-layout folder: train.csv and train_image_data_*.parquet
+                size:int|None=128, # images are cropped to the ink, padded square and resized to size x size (None: full 137 x 236)
+                bs:int=64, fold:int=0, n_folds:int=5, # validation is fold `fold` of `n_folds` stratified folds ...
+                holdout:float=0., # ... or, when > 0, this fraction of whole graphemes held out
+                grapheme:bool=False, # also the grapheme target (index among the 1,295 train graphemes; IGNORE_INDEX for others)
+                aug:bool=True, device=None, seed:int=0, cache_dir=None, progress:bool=True,
+                extra_renders:int|str|Path=0, # rendered training images: a number to render (cached), or a folder from `render_extras`
+                extra_graphemes:str='unseen', # what to render: 'unseen' combinations, or 'all' (those and the train graphemes)
+                **aug_kwargs) -> DataLoaders:
     "Fast `DataLoaders` over a competition-layout folder: validation is fold `fold` of `n_folds`, or a grapheme holdout of `holdout`"
-    cache, y, ys, tr, va, (mean, std) = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme)
+    x, y, ys, tr, va, ex, folder, (mean, std) = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme,
+                                                       extra_renders, extra_graphemes)
     device = default_device() if device is None else device
-    dl = lambda idx, train: BatchDL(CacheItems(cache.x, ys, idx), bs=bs, shuffle=train, drop_last=train, device=device,
+    dl = lambda idx, train: BatchDL(CacheItems(x, ys, idx), bs=bs, shuffle=train, drop_last=train, device=device,
                                     after_batch=Pipeline(batch_tfms(size, mean, std, aug and train, **aug_kwargs), split_idx=int(not train)))
     dls = DataLoaders(dl(tr, True), dl(va, False), path=path, device=device)
-    dls.labels, dls.valid_idx = y, va
+    dls.labels, dls.valid_idx, dls.extra_idx, dls.extra_path = y, va, ex, folder
     # what inference needs to reproduce the inputs: preprocessing parameters and normalisation
     dls.preprocessing = dict(size=size, threshold=80, margin=8, edge=5, mean=mean, std=std)
     return dls
@@ -336,10 +539,10 @@ class _Col:
 def bengali_datablock(path, size:int|None=128, fold:int=0, n_folds:int=5, holdout:float=0., grapheme:bool=False,
                       aug:bool=True, seed:int=0, cache_dir=None, progress:bool=True, **aug_kwargs) -> DataBlock:
     "A fastai `DataBlock` over the preprocessing cache of a competition-layout folder (call `.dataloaders(path)`)"
-    cache, y, ys, tr, va, (mean, std) = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme)
+    x, y, ys, tr, va, _, _, (mean, std) = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme)
     ncls = [N_CLASSES[c] for c in COMPONENTS] + ([N_GRAPHEMES] if grapheme else [])
-    n = len(cache)
+    n = len(x)
     return DataBlock(blocks=(ImageBlock(cls=PILImageBW), *[CategoryBlock(vocab=list(range(k))) for k in ncls]), n_inp=1,
-                     get_items=lambda _: list(range(n)), get_x=_CacheX(cache.x), get_y=[_Col(ys, k) for k in range(len(ncls))],
+                     get_items=lambda _: list(range(n)), get_x=_CacheX(x), get_y=[_Col(ys, k) for k in range(len(ncls))],
                      splitter=IndexSplitter(va), batch_tfms=batch_tfms(size, mean, std, aug, **aug_kwargs)[1:],
                      dl_type=BengaliTfmdDL)

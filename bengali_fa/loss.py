@@ -10,12 +10,15 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from .labels import COMPONENTS, N_CLASSES, N_GRAPHEMES
 
 # %% auto #0
-__all__ = ['class_weights', 'MultiHeadLoss']
+__all__ = ['IGNORE_INDEX', 'class_weights', 'MultiHeadLoss']
 
 # %% ../nbs/05_loss.ipynb #90c22245
+IGNORE_INDEX = -100  # a target that adds nothing to its head's loss (torch's default `ignore_index`)
+
 def class_weights(labels, n_classes:int, kind:str='inverse', beta:float=0.999) -> torch.Tensor:
     "Per-class weights from training `labels`: 'inverse' frequency or 'effective' number; unseen classes get the largest weight"
-    counts = np.bincount(np.asarray(labels, np.int64), minlength=n_classes).astype(np.float64)
+    labels = np.asarray(labels, np.int64)
+    counts = np.bincount(labels[labels != IGNORE_INDEX], minlength=n_classes).astype(np.float64)  # ignored targets count for no class
     if len(counts) > n_classes: raise ValueError(f"labels go up to {len(counts) - 1}, expected < {n_classes}")
     seen = counts > 0
     if kind == 'inverse': w = np.where(seen, 1 / np.maximum(counts, 1), 0)
@@ -27,7 +30,7 @@ def class_weights(labels, n_classes:int, kind:str='inverse', beta:float=0.999) -
 
 # %% ../nbs/05_loss.ipynb #c2f6f9d0
 class MultiHeadLoss(nn.Module):
-    "Weighted sum of per-head cross-entropies, with optional class weights and label smoothing"
+    "Weighted sum of per-head cross-entropies, with optional class weights and label smoothing; `IGNORE_INDEX` targets are skipped"
     y_int = True
     def __init__(self, head_weights=(2., 1., 1.), aux_weight:float=0., class_weights:list|None=None,
                  label_smoothing:float=0., reduction:str='mean'):
@@ -44,9 +47,14 @@ class MultiHeadLoss(nn.Module):
             if k == 3 and not self.aux_weight: continue
             w = self.cw[k] if k < len(self.cw) else None
             p, t = p.as_subclass(torch.Tensor).float(), t.as_subclass(torch.Tensor).long()  # plain tensors (fastai's types clash)
-            l = F.cross_entropy(p, t, weight=None if w is None else w.to(p.device), reduction='none',
-                                label_smoothing=self.label_smoothing)
-            if w is not None: l = l * len(t) / w.to(p.device)[t].sum()  # per-sample losses that average like torch's weighted mean
+            w = None if w is None else w.to(p.device)
+            l = F.cross_entropy(p, t, weight=w, reduction='none', label_smoothing=self.label_smoothing, ignore_index=IGNORE_INDEX)
+            keep = t != IGNORE_INDEX  # ignored targets have a loss of 0
+            # per-sample losses whose mean is torch's mean over the kept targets (no host sync: a GPU batch never waits)
+            if w is None: l = l * (len(t) / keep.sum().clamp(min=1))  # a factor of exactly 1 when nothing is ignored
+            else:  # weighted by class, as torch's weighted mean
+                norm = (w[t.clamp(min=0)] * keep).sum()
+                l = l * len(t) / torch.where(norm > 0, norm, torch.ones_like(norm))
             per = per + self.head_weights[k] * l
         return per if red == 'none' else per.sum() if red == 'sum' else per.mean()
 

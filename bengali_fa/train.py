@@ -35,7 +35,7 @@ M = '???'  # every value comes from the YAML files in bengali_fa/conf
 @dataclass
 class DataConfig:
     path: str = M; n_train: int = M; n_test: int = M; synth_seed: int = M; size: int = M; fold: int = M
-    n_folds: int = M; holdout: float = M; grapheme: bool = M; cache_dir: str = M
+    n_folds: int = M; holdout: float = M; grapheme: bool = M; cache_dir: str = M; extra_renders: int = M; extra_graphemes: str = M
 
 @dataclass
 class ModelConfig:
@@ -180,6 +180,8 @@ def check_config(cfg) -> None:
         ('data.fold', not d.holdout and not 0 <= d.fold < d.n_folds, f"must be in 0..{d.n_folds - 1}, got {d.fold}"),
         ('data.n_folds', d.n_folds < 2, f"must be >= 2, got {d.n_folds}"),
         ('data.holdout', not 0 <= d.holdout < 1, f"must be a fraction in [0, 1), got {d.holdout}"),
+        ('data.extra_renders', d.extra_renders < 0, f"must be >= 0 (rendered training images; 0: none), got {d.extra_renders}"),
+        ('data.extra_graphemes', d.extra_graphemes not in ('unseen', 'all'), f"unseen or all, got {d.extra_graphemes!r}"),
         ('model.arch', _arch_problem(m.arch), _arch_problem(m.arch)),
         ('model.pretrained', m.pretrained and str(m.pretrained).lower() != 'true' and not Path(m.pretrained).is_file(),
          f"{m.pretrained}: no such weights file ('' for random init, true for timm's hub weights: a download when online, else the local cache)"),
@@ -227,7 +229,8 @@ def build_learner(cfg, progress:bool=True):
     set_seed(cfg.seed, reproducible=True)
     d, m = cfg.data, cfg.model
     dls = bengali_dls(data_path(cfg, progress), size=d.size, bs=cfg.train.bs, fold=d.fold, n_folds=d.n_folds, holdout=d.holdout,
-                      grapheme=d.grapheme, device=_device(cfg), seed=cfg.seed, cache_dir=d.cache_dir or None, progress=progress)
+                      grapheme=d.grapheme, device=_device(cfg), seed=cfg.seed, cache_dir=d.cache_dir or None, progress=progress,
+                      extra_renders=d.extra_renders, extra_graphemes=d.extra_graphemes)
     pretrained = (True if str(m.pretrained).lower() == 'true' else m.pretrained) or None
     learn = bengali_learner(dls, m.arch, pretrained, grapheme_head=m.grapheme_head, head_weights=tuple(m.head_weights),
                             aux_weight=m.aux_weight, weights=m.class_weights or None, label_smoothing=m.label_smoothing,
