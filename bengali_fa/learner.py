@@ -54,23 +54,24 @@ SCHEDULES = ('auto', 'one_cycle', 'fine_tune')
 
 def schedule_phases(epochs:int, # epochs of the main phase (all layers)
                     lr:float, # one_cycle: the peak rate of every group; fine_tune: the heads' rate while frozen
-                    schedule:str='one_cycle', # 'one_cycle' or 'fine_tune' ('auto' is resolved by `fit_bengali`)
+                    schedule:str='one_cycle', # 'one_cycle', 'fine_tune', or 'auto': one of them by `pretrained`
                     freeze_epochs:int=1, # fine_tune: epochs with the body frozen first
                     lr_mult:float=100., # fine_tune: the heads learn `lr_mult` times faster than the stem
-                    pct_start:float=0.25): # one_cycle: fraction of the cycle spent warming up
+                    pct_start:float=0.25, # one_cycle: fraction of the cycle spent warming up
+                    pretrained:bool=False): # auto: fine_tune for a pretrained body, one_cycle for a random one
     "The phases `(name, n_epochs, fit_one_cycle kwargs)` of `schedule`"
+    if schedule == 'auto': schedule = 'fine_tune' if pretrained else 'one_cycle'
     if schedule == 'one_cycle': return [('all', epochs, dict(lr_max=lr, pct_start=pct_start))]
     if schedule == 'fine_tune': return [('frozen', freeze_epochs, dict(lr_max=slice(lr), pct_start=0.99)),
                                         ('unfrozen', epochs, dict(lr_max=slice(lr / 2 / lr_mult, lr / 2), pct_start=0.3, div=5.0))]
-    raise ValueError(f"schedule must be 'one_cycle' or 'fine_tune', got {schedule!r}")
+    raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 # %% ../nbs/08_learner.ipynb #670be345
 @patch
 def fit_bengali(self:Learner, epochs:int, lr:float=1e-2, schedule:str='auto', freeze_epochs:int=1, lr_mult:float=100., cbs=None):
     "Train with the schedule that follows the weights: `auto` is one cycle for a random body, `fine_tune` for a pretrained one"
-    if schedule not in SCHEDULES: raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if schedule == 'auto': schedule = 'fine_tune' if getattr(self.model, 'pretrained', False) else 'one_cycle'
-    for name, n, kw in schedule_phases(epochs, lr, schedule, freeze_epochs, lr_mult):
+    pretrained = getattr(self.model, 'pretrained', False)
+    for name, n, kw in schedule_phases(epochs, lr, schedule, freeze_epochs, lr_mult, pretrained=pretrained):
         if n == 0: continue
         self.freeze() if name == 'frozen' else self.unfreeze()
         self.fit_one_cycle(n, cbs=cbs, **kw)

@@ -378,14 +378,9 @@ def _run_config(run) -> dict:
     return flat_config(OmegaConf.load(p))
 
 # %% ../nbs/09_train.ipynb #76756fb4
-def _schedule(cfg) -> str:
-    "`train.schedule` with `auto` resolved: one_cycle for a random body, fine_tune for a pretrained one"
-    t = cfg.train
-    return t.schedule if t.schedule != 'auto' else ('fine_tune' if cfg.model.pretrained else 'one_cycle')
-
 def _phases(cfg) -> list:
     t = cfg.train
-    return schedule_phases(t.epochs, t.lr, _schedule(cfg), t.freeze_epochs, t.lr_mult)
+    return schedule_phases(t.epochs, t.lr, t.schedule, t.freeze_epochs, t.lr_mult, pretrained=bool(cfg.model.pretrained))
 
 def _extra_cbs(cfg) -> list:
     "MixUp/CutMix and SWA/EMA callbacks from the `aug` and `swa` groups"
