@@ -35,6 +35,7 @@ def main():
     ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument('--n-test', type=int, default=2000); ap.add_argument('--unseen-frac', type=float, default=0.3)
     ap.add_argument('-o', '--override', action='append', default=[], help='a bengali-fa-train override for every run (repeatable)')
+    ap.add_argument('--baseline-from', default='', help="a plain_loop.py JSON whose library rows (same set, config and seeds) stand for the baseline instead of rerunning it")
     ap.add_argument('--out', default=str(Path(__file__).parent/'results'/'ablation_test.json'))
     a = ap.parse_args()
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
@@ -52,6 +53,10 @@ def main():
     te = preprocess(te_files, size=cfg.data.size, progress=False)
     y_te = lab.loc[te.ids].to_numpy(); meta_te = meta.loc[te.ids]; meta_te.attrs = meta.attrs
     rows, todo = [], [(v, s) for s in a.seeds for v in a.variants]
+    if a.baseline_from:  # the default run is deterministic for a seed: plain_loop.py's library rows are the baseline
+        prev = json.loads(Path(a.baseline_from).read_text())
+        if prev['overrides'] != a.override: raise ValueError(f"{a.baseline_from}: overrides {prev['overrides']} differ from {a.override}")
+        rows = [dict(variant='baseline', **{k: r[k] for k in ['seed', *KEYS]}) for r in prev['runs'] if r['model'].startswith('bengali_fa')]
     for i, (v, s) in enumerate(todo):
         t = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
