@@ -10,9 +10,11 @@ import numpy as np, torch
 from .labels import COMPONENTS, N_CLASSES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.learner import Metric
+    from fastai.torch_core import num_distrib
 
 # %% auto #0
-__all__ = ['WEIGHTS', 'macro_recall', 'competition_score', 'MacroRecall', 'CompetitionScore', 'bengali_metrics']
+__all__ = ['WEIGHTS', 'macro_recall', 'competition_score', 'MacroRecall', 'CompetitionScore', 'bengali_metrics', 'is_distributed',
+           'sharded']
 
 # %% ../nbs/04_metrics.ipynb #336c419f
 WEIGHTS = {'grapheme_root': 2, 'vowel_diacritic': 1, 'consonant_diacritic': 1}
@@ -39,9 +41,9 @@ def competition_score(y_true, y_pred) -> float:
 class _Accum(Metric):
     "Accumulate argmax predictions and targets of the three components over an epoch"
     def reset(self): self.preds, self.targs = [], []
-    def accumulate(self, learn):
-        self.preds.append(torch.stack([p.argmax(-1) for p in learn.pred[:3]], 1).cpu())
-        self.targs.append(torch.stack([y for y in learn.yb[:3]], 1).cpu())
+    def accumulate(self, learn):  # `learn.to_detach`: on the CPU, and under DDP gathered from every rank without the padding of fastai's `DistributedDL`
+        self.preds.append(learn.to_detach(torch.stack([p.argmax(-1) for p in learn.pred[:3]], 1)))
+        self.targs.append(learn.to_detach(torch.stack([y for y in learn.yb[:3]], 1)))
     def _arrays(self): return torch.cat(self.targs).numpy(), torch.cat(self.preds).numpy()
 
 class MacroRecall(_Accum):
@@ -67,3 +69,26 @@ class CompetitionScore(_Accum):
 def bengali_metrics() -> list:
     "The three recalls and the competition score, for `Learner(metrics=...)`"
     return [MacroRecall(c) for c in COMPONENTS] + [CompetitionScore()]
+
+# %% ../nbs/04_metrics.ipynb #8219417a
+def is_distributed() -> bool:
+    "Whether this process is one rank of several in an initialized process group (torchrun, `accelerate launch`)"
+    return num_distrib() > 1 and torch.distributed.is_available() and torch.distributed.is_initialized()
+
+def _cpu_broadcast():
+    "Let fastai's `DistributedDL` broadcast its indices on the CPU when the group's backend is not NCCL (gloo)"
+    from fastai.distributed import DistributedDL
+    cuda_broadcast = DistributedDL._broadcast
+    if getattr(cuda_broadcast, 'any_backend', False): return
+    def _broadcast(self, t, rank):
+        if torch.distributed.get_backend() == 'nccl': return cuda_broadcast(self, t, rank)
+        t = torch.tensor(t, dtype=torch.long); torch.distributed.broadcast(t, rank); return t.tolist()
+    _broadcast.any_backend = True
+    DistributedDL._broadcast = _broadcast
+
+def sharded(dl):
+    "`dl` split across the ranks (fastai's `DistributedDL`: gathered and unpadded by `to_detach`) when distributed, else `dl`"
+    if not is_distributed(): return dl
+    from fastai.distributed import DistributedDL
+    _cpu_broadcast()
+    return dl if isinstance(dl, DistributedDL) else DistributedDL(dl, device=dl.device)

@@ -132,6 +132,7 @@ _RESOLVED = {}  # this process's Hydra folders (a resolver may be evaluated more
 
 def _run_dir_resolver(run_dir, resume, runs_dir):
     "`hydra.run.dir`: the folder claimed for this run: the resumed run's, `run_dir`, or a new one in `runs_dir`"
+    if int(os.environ.get('RANK', 0)) > 0: import tempfile; return tempfile.mkdtemp(prefix='bengali_fa_rank')  # distributed: rank 0 claims the folder
     key = ('run', run_dir, resume, runs_dir)
     if key not in _RESOLVED:
         try: _RESOLVED[key] = str(claim_run_dir(runs_dir, resume or run_dir or None, resume=bool(resume)))
@@ -222,7 +223,10 @@ def data_path(cfg, progress:bool=True) -> Path:
         write_dataset(out, n_train=d.n_train, n_test=d.n_test, seed=d.synth_seed, overwrite=out.exists(), progress=progress)
     return out
 
-def _device(cfg): return default_device() if cfg.device == 'auto' else torch.device(cfg.device)
+def _device(cfg):
+    if int(os.environ.get('WORLD_SIZE', 1)) > 1 and cfg.device != 'cpu' and torch.cuda.is_available():
+        return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))  # torchrun / accelerate launch: one GPU per rank
+    return default_device() if cfg.device == 'auto' else torch.device(cfg.device)
 
 def build_learner(cfg, progress:bool=True):
     "`DataLoaders` and `Learner` for `cfg` (seeded by `cfg.seed`)"
@@ -252,7 +256,7 @@ def rng_state(dls) -> dict:
     np_state = np.random.get_state()
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]], python=random.getstate(),
-                loaders=[dl.rng.getstate() for dl in dls.loaders])
+                loaders=[(dl.dl if type(dl).__name__ == 'DistributedDL' else dl).rng.getstate() for dl in dls.loaders])  # (DDP: the wrapped loader's)
 
 def set_rng_state(s:dict, dls):
     "Restore the generators saved by `rng_state`"
@@ -278,10 +282,52 @@ def load_checkpoint(path) -> dict:
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
 
+# %% ../nbs/09_train.ipynb #144b6a6f
+from contextlib import nullcontext
+with third_party_imports():
+    from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, get_model
+from .metrics import is_distributed, sharded, _cpu_broadcast
+from .callback.swa import _broadcast_state
+
+def _launched() -> bool: return num_distrib() > 1  # started by torchrun / accelerate launch as one of several processes
+
+def _join_group(cfg) -> bool:
+    "Join the launch's process group (gloo on the CPU, NCCL on this rank's GPU); whether training runs on the CPU"
+    cpu = cfg.device == 'cpu' or not torch.cuda.is_available()
+    if not cpu: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    if not torch.distributed.is_initialized(): torch.distributed.init_process_group('gloo' if cpu else 'nccl')
+    if cpu: _cpu_broadcast()  # fastai's DistributedDL otherwise broadcasts through CUDA
+    return cpu
+
+def _from_rank0(obj):
+    "Rank 0's `obj` on every rank, when distributed"
+    if not is_distributed(): return obj
+    o = [obj]; torch.distributed.broadcast_object_list(o, 0); return o[0]
+
+def _rank0_first(f):
+    "`f()` on rank 0 first (it may write caches), then on the other ranks"
+    if not is_distributed(): return f()
+    if rank_distrib() == 0: res = f()
+    distrib_barrier()
+    if rank_distrib() != 0: res = f()
+    return res
+
+def _fit_ctx(learn, cpu:bool|None):
+    "fastai's `distrib_ctx` (accelerate's DDP; per-rank BatchNorm) when distributed, else nothing"
+    if not is_distributed(): return nullcontext()
+    import fastai.distributed  # Learner.distrib_ctx
+    return learn.distrib_ctx(sync_bn=False, cpu=bool(cpu))
+
+def _opt_to_params(opt):
+    "Move each parameter's optimizer state onto the parameter's device (a checkpoint is read onto the CPU)"
+    for p, st in getattr(opt, 'state', {}).items():
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor) and v.device != p.device: st[k] = v.to(p.device)
+
 # %% ../nbs/09_train.ipynb #cbaf8e38
 _GROUPS = ('stem', 'body', 'heads')  # bengali_splitter's parameter groups
 
-def _cpu_state(model): return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+def _cpu_state(model): return {k: v.detach().cpu().clone() for k, v in get_model(model).state_dict().items()}  # (DDP: without `module.`)
 
 class RunTracker(Callback):
     "Per-epoch metrics to `metrics.csv`, best weights by score, periodic checkpoints for resume, and optional loggers"
@@ -304,14 +350,15 @@ class RunTracker(Callback):
         lrs = {f'lr_{g}': float(h['lr']) for g, h in zip(_GROUPS, self.opt.hypers)}  # every group's rate at the epoch's end
         row = dict(epoch=self.offset + self.epoch, phase=self.phase_name, **mets, **lrs, seconds=round(time.time() - self._t0, 2))
         self.rows.append(row)
-        _write_csv(pd.DataFrame(self.rows), self.run_dir/'metrics.csv')
+        main = rank_distrib() == 0  # distributed: every rank has the same metrics (gathered); rank 0 writes
+        if main: _write_csv(pd.DataFrame(self.rows), self.run_dir/'metrics.csv')
         if row.get('score', -1) > self.best:
             self.best, self.best_epoch = row['score'], row['epoch']
-            validated = self.averager.valid_state() if self.averager is not None else None  # EMA: the average was validated
-            save_atomic(validated if validated is not None else _cpu_state(self.model), self.run_dir/'ckpt'/'best.pth')
-        if (self.epoch + 1) % self.ckpt_every == 0 or self.epoch + 1 == self.n_epoch: self.checkpoint()
+            validated = self.averager.valid_state() if self.averager is not None and main else None  # EMA: the average was validated
+            if main: save_atomic(validated if validated is not None else _cpu_state(self.model), self.run_dir/'ckpt'/'best.pth')
+        if main and ((self.epoch + 1) % self.ckpt_every == 0 or self.epoch + 1 == self.n_epoch): self.checkpoint()
         for lg in self.loggers: lg.log(row)
-        if self.verbose: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase_name}) " +
+        if self.verbose and main: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase_name}) " +
                                ' '.join(f'{k}={v:.4f}' for k, v in mets.items()) + f" {row['seconds']:.0f}s", flush=True)
     def checkpoint(self):
         sl = self.recorder.smooth_loss
@@ -411,9 +458,11 @@ def per_class_recall(y_true:np.ndarray, y_pred:np.ndarray) -> pd.DataFrame:
 # %% ../nbs/09_train.ipynb #7282dbbd
 def _final(learn, dls, run_dir, cfg, tracker, swa) -> tuple:
     "Final model (best by score, or the SWA average), its validation metrics, per-class recall and sample predictions"
-    if swa is None and (run_dir/'ckpt'/'best.pth').is_file():
+    if swa is None and rank_distrib() == 0 and (run_dir/'ckpt'/'best.pth').is_file():
         learn.model.load_state_dict(load_checkpoint(run_dir/'ckpt'/'best.pth'))
-    preds, targs = learn.get_preds(dl=dls.valid)
+    if swa is None: _broadcast_state(learn.model.state_dict())  # distributed: rank 0's weights on every rank (no shared disk needed)
+    if is_distributed(): preds, targs = learn.get_preds(dl=sharded(dls.valid), reorder=False)  # every rank: all predictions
+    else: preds, targs = learn.get_preds(dl=dls.valid)
     y_true, y_pred = np.stack([t.cpu().numpy() for t in targs[:3]], 1), preds_to_labels(preds)
     m = dict(score=competition_score(y_true, y_pred),
              **{n: macro_recall(y_true[:, k], y_pred[:, k]) for k, n in enumerate(('root', 'vowel', 'consonant'))})
@@ -427,67 +476,78 @@ def _err(e:BaseException) -> str: return f'{type(e).__name__}: {e}'.strip()
 def train(cfg, run_dir=None, cbs=(), progress:bool|None=None) -> dict:
     "Run the training config `cfg` (see `train_config`); returns the final validation metrics and the run folder"
     check_config(cfg)
-    run_dir = claim_run_dir(run_dir=cfg.resume, resume=True) if cfg.resume else claim_run_dir(cfg.runs_dir, run_dir or cfg.run_dir or None)
-    try: return _train(cfg, run_dir, cbs, progress)
-    finally: release_run_dir(run_dir)
+    cpu = _join_group(cfg) if _launched() else None  # torchrun / accelerate launch: one rank of several
+    main, got = rank_distrib() == 0, None
+    if main:  # rank 0 claims the run folder; the other ranks learn its name
+        try: got = claim_run_dir(run_dir=cfg.resume, resume=True) if cfg.resume else claim_run_dir(cfg.runs_dir, run_dir or cfg.run_dir or None)
+        except (FileExistsError, FileNotFoundError) as e: got = e
+    got = _from_rank0(got)
+    if isinstance(got, Exception): raise got
+    try: return _train(cfg, got, cbs, progress, cpu)
+    finally:
+        if main: release_run_dir(got)
 
-def _train(cfg, run_dir:Path, cbs, progress) -> dict:
+def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     from omegaconf import OmegaConf
-    progress = (sys.stdout.isatty() or in_notebook()) if progress is None else progress
+    main = rank_distrib() == 0  # distributed: rank 0 alone writes files, the runs table and W&B, and prints
+    progress = ((sys.stdout.isatty() or in_notebook()) if progress is None else progress) and main
     t_start, state = time.time(), None
     if cfg.resume:
         state, device = load_checkpoint(run_dir/'ckpt'/'last.pth'), cfg.device
         cfg = OmegaConf.load(run_dir/'config.yaml'); cfg.device = device  # the run's own config; only the device may change
-        print(f"resuming {run_dir} after epoch {sum(n for _, n, _ in _phases(cfg)[:state['phase']]) + state['epoch']}", flush=True)
-    else: _write_text(run_dir/'config.yaml', OmegaConf.to_yaml(cfg, resolve=True))
+        if main: print(f"resuming {run_dir} after epoch {sum(n for _, n, _ in _phases(cfg)[:state['phase']]) + state['epoch']}", flush=True)
+    elif main: _write_text(run_dir/'config.yaml', OmegaConf.to_yaml(cfg, resolve=True))
     flat = flat_config(cfg)
-    dls, learn = build_learner(cfg, progress)
+    dls, learn = _rank0_first(lambda: build_learner(cfg, progress))  # (rank 0 writes the synthetic set and caches)
     if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from RunTracker instead
     phases = _phases(cfg)
-    loggers = [WandbLogger(cfg, run_dir, flat)] if cfg.tracking.wandb else []
+    loggers = [WandbLogger(cfg, run_dir, flat)] if cfg.tracking.wandb and main else []
     tracker = RunTracker(run_dir, cfg.train.ckpt_every, loggers=loggers, verbose=not progress)
     tracker.n_total = sum(n for _, n, _ in phases)
     def record(status, **extra) -> dict:  # result.json and the row of the runs table, with what the run has
         res = dict(run=str(run_dir), status=status, epochs_done=len(tracker.rows), best_epoch=tracker.best_epoch,
                    wall_s=round(time.time() - t_start, 1), **extra)
-        _write_text(run_dir/'result.json', json.dumps(res, indent=1))
-        record_run(cfg.runs_dir, {**res, **flat})
+        if main: _write_text(run_dir/'result.json', json.dumps(res, indent=1)); record_run(cfg.runs_dir, {**res, **flat})
         return res
     start_phase, start_epoch = 0, 0
     if state is not None:
         learn.model.load_state_dict(state['model'])
         start_phase, start_epoch, tracker.rows = state['phase'], state['epoch'], list(state['rows'])
         tracker.best, tracker.best_epoch = state['best'], state['best_epoch']
-        _write_csv(pd.DataFrame(tracker.rows), run_dir/'metrics.csv')  # epochs after the checkpoint are run again
+        if main: _write_csv(pd.DataFrame(tracker.rows), run_dir/'metrics.csv')  # epochs after the checkpoint are run again
     swa, status, error = None, 'interrupted', None
     try:
-        for i, (name, n, kw) in enumerate(phases):
-            if i < start_phase: continue
-            start = start_epoch if i == start_phase else 0  # start == n: every epoch done, the fit only ends (SWA/EMA: the average)
-            learn.freeze() if name == 'frozen' else learn.unfreeze()
-            swa = _swa_cb(cfg, n) if i == len(phases) - 1 else None  # SWA/EMA: the last phase
-            if state is not None:  # the first phase run after resuming: optimizer, generators, smoothed loss and average as saved
-                if start > 0:
-                    learn.opt.load_state_dict(state['opt']); tracker.smooth = state['smooth']
-                    if swa is not None and state.get('averaging') is not None: swa.load_state_dict(state['averaging'])
-                set_rng_state(state['rng'], dls); state = None
-            tracker.phase, tracker.phase_name, tracker.offset, tracker.averager = i, name, sum(p[1] for p in phases[:i]), swa
-            learn.fit_one_cycle(n, cbs=[tracker, *_extra_cbs(cfg), *([swa] if swa else []), *cbs], start_epoch=start, **kw)
+        with _fit_ctx(learn, cpu):  # distributed: fastai's DistributedTrainer (accelerate) around every fit
+            for i, (name, n, kw) in enumerate(phases):
+                if i < start_phase: continue
+                start = start_epoch if i == start_phase else 0  # start == n: every epoch done, the fit only ends (SWA/EMA: the average)
+                learn.freeze() if name == 'frozen' else learn.unfreeze()
+                swa = _swa_cb(cfg, n) if i == len(phases) - 1 else None  # SWA/EMA: the last phase
+                if state is not None:  # the first phase run after resuming: optimizer, generators, smoothed loss and average as saved
+                    if start > 0:
+                        learn.opt.load_state_dict(state['opt']); _opt_to_params(learn.opt); tracker.smooth = state['smooth']
+                        if swa is not None and state.get('averaging') is not None: swa.load_state_dict(state['averaging'])
+                    set_rng_state(state['rng'], dls); state = None
+                tracker.phase, tracker.phase_name, tracker.offset, tracker.averager = i, name, sum(p[1] for p in phases[:i]), swa
+                learn.fit_one_cycle(n, cbs=[tracker, *_extra_cbs(cfg), *([swa] if swa else []), *cbs], start_epoch=start, **kw)
         status = 'finished'
     except Exception as e: status, error = 'failed', e; raise  # KeyboardInterrupt (Ctrl-C) leaves 'interrupted'
     finally:
         if status != 'finished': record(status, **({'error': _err(error)} if error else {}))
     metrics = {}
+    if not progress: learn.remove_cb(ProgressCallback)  # (fastai's distrib_ctx gives ranks > 0 a progress bar back)
+    distrib_barrier()  # distributed: rank 0 has written best.pth
     try:
         metrics, per_class, samples = _final(learn, dls, run_dir, cfg, tracker, swa)
-        _write_csv(per_class, run_dir/'per_class_recall.csv')
-        bundle_from_learner(learn, run_dir/'bundle', extra=dict(metrics=metrics, config=flat), overwrite=True)
+        if main:
+            _write_csv(per_class, run_dir/'per_class_recall.csv')
+            bundle_from_learner(learn, run_dir/'bundle', extra=dict(metrics=metrics, config=flat), overwrite=True)
     except BaseException as e:  # training went well: keep the record of it
         record('interrupted' if isinstance(e, KeyboardInterrupt) else 'failed', **metrics, error=f'after training: {_err(e)}')
         raise
     result = record('finished', **metrics)
     for lg in loggers: lg.finish(metrics, per_class, samples)
-    print(' '.join(f'{k}={metrics[k]:.4f}' for k in ('score', 'root', 'vowel', 'consonant')), flush=True)
+    if main: print(' '.join(f'{k}={metrics[k]:.4f}' for k in ('score', 'root', 'vowel', 'consonant')), flush=True)
     return result
 
 # %% ../nbs/09_train.ipynb #c6c7fbdc

@@ -14,6 +14,8 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.core import Callback
     from fastai.callback.schedule import LRFinder
     import fastai.callback.progress  # Learner.no_bar
+    from fastai.torch_core import get_model, rank_distrib, distrib_barrier
+from ..metrics import is_distributed, sharded
 
 # %% auto #0
 __all__ = ['SWA_KINDS', 'average_state', 'load_state', 'update_bn', 'save_state', 'SWA', 'EMA', 'swa_callback']
@@ -73,6 +75,25 @@ def _on_device(sd:dict|None, model:nn.Module) -> dict|None:
     ref = model.state_dict()
     return {k: v.to(ref[k].device, copy=True) for k, v in sd.items()}
 
+def _broadcast_state(sd:dict):
+    "Make every rank hold rank 0's tensors of `sd` (in place), when distributed"
+    if is_distributed():
+        for v in sd.values(): torch.distributed.broadcast(v, 0)
+
+def _mean_bn_stats(model:nn.Module):
+    "Average the BatchNorm running statistics over the ranks (each updated them on its shard), when distributed"
+    if not is_distributed(): return
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+            for t in (m.running_mean, m.running_var): torch.distributed.all_reduce(t); t /= torch.distributed.get_world_size()
+
+def _save_rank0(sd:dict, path) -> Path:
+    "`save_state` by rank 0 alone; every rank returns once the file is there"
+    path = Path(path)
+    if rank_distrib() == 0: save_state(sd, path)
+    distrib_barrier()
+    return path
+
 def _lr_finding(learn): return any(isinstance(cb, LRFinder) for cb in learn.cbs)
 
 def _amp_dtype(learn):
@@ -118,7 +139,7 @@ class SWA(Callback):
         self.active = self.n_epoch > self.start_epoch and not _lr_finding(self.learn)
         if self._resume is not None:
             r, self._resume = self._resume, None
-            self.avg, self.n_avg, self.lr0 = _on_device(r['avg'], self.model), r['n_avg'], r['lr0'] and list(r['lr0'])
+            self.avg, self.n_avg, self.lr0 = _on_device(r['avg'], get_model(self.model)), r['n_avg'], r['lr0'] and list(r['lr0'])
 
     def before_epoch(self): self.trained = False
     def after_train(self): self.trained = True
@@ -133,15 +154,18 @@ class SWA(Callback):
 
     def after_epoch(self):
         if not (self.active and self.trained and self.epoch >= self.start_epoch): return
-        self.avg = average_state(self.avg, self.model, self.n_avg); self.n_avg += 1
+        self.avg = average_state(self.avg, get_model(self.model), self.n_avg); self.n_avg += 1  # (unwrapped: the same keys under DDP)
 
     def after_fit(self):
         if not (self.active and self.n_avg): return
         self.active = False
-        load_state(self.model, self.avg); self.avg = None
-        if self.bn_update: update_bn(self.model, self.dls.train, _amp_dtype(self.learn))
+        model = get_model(self.model)  # (fastai's DistributedTrainer has unwrapped it already)
+        load_state(model, self.avg); self.avg = None
+        _broadcast_state(model.state_dict())  # DDP: every rank holds rank 0's average
+        if self.bn_update:  # DDP: each rank one pass over its shard of the training set, then the mean of the statistics
+            update_bn(model, sharded(self.dls.train), _amp_dtype(self.learn)); _mean_bn_stats(model)
         if self.validate: self.valid_metrics = self._validate()
-        if self.save: self.saved = save_state(self.model.state_dict(), _save_path(self.learn, self.save))
+        if self.save: self.saved = _save_rank0(model.state_dict(), _save_path(self.learn, self.save))
 
     def _validate(self) -> dict:
         "Validation loss and metrics of the model as it is (one pass, without fastai's fit events)"
@@ -149,7 +173,8 @@ class SWA(Callback):
         # fastai's MixedPrecision has already torn down its autocast in its after_fit: autocast here instead
         mps, dt = [cb for cb in learn.cbs if type(cb).__name__ == 'MixedPrecision'], _amp_dtype(learn)
         with learn.no_bar(), learn.removed_cbs(mps), torch.autocast('cuda', dtype=dt, enabled=dt is not None):
-            _, _, losses = learn.get_preds(inner=True, with_loss=True)
+            if is_distributed(): _, _, losses = learn.get_preds(dl=sharded(learn.dls.valid), reorder=False, inner=True, with_loss=True)
+            else: _, _, losses = learn.get_preds(inner=True, with_loss=True)
         res = dict(valid_loss=float(losses.mean()))
         if rec is not None and rec.valid_metrics: res.update({m.name: float(m.value) for m in learn.metrics})
         return res
@@ -180,15 +205,15 @@ class EMA(Callback):
     def valid_state(self) -> dict|None:
         "The weights that validation during the fit uses (CPU, in the model's dtypes): the average with `validate`, else None"
         if not (self.active and self.validate and self.n_steps): return None
-        return {k: self.avg[k].detach().to('cpu', v.dtype, copy=True) for k, v in self.model.state_dict().items()}
+        return {k: self.avg[k].detach().to('cpu', v.dtype, copy=True) for k, v in get_model(self.model).state_dict().items()}
 
     def before_fit(self):
         self.active = not _lr_finding(self.learn)
         self.n_steps, self._backup, self._skip = 0, None, False
-        self.avg = average_state(None, self.model, 0) if self.active else None
+        self.avg = average_state(None, get_model(self.model), 0) if self.active else None  # (unwrapped: the same keys under DDP)
         if self._resume is not None:
             r, self._resume = self._resume, None
-            if self.active: self.avg, self.n_steps = _on_device(r['avg'], self.model), r['n_steps']
+            if self.active: self.avg, self.n_steps = _on_device(r['avg'], get_model(self.model)), r['n_steps']
 
     def after_cancel_step(self): self._skip = True
     def after_step(self):
@@ -197,27 +222,29 @@ class EMA(Callback):
         self.n_steps += 1
         d = self.decay_at(self.n_steps)
         with torch.no_grad():
-            for k, v in self.model.state_dict().items():
+            for k, v in get_model(self.model).state_dict().items():
                 e = self.avg[k]
                 if e.is_floating_point(): e.lerp_(v.to(e.dtype), 1 - d)
                 else: e.copy_(v)
 
     def before_validate(self):
         if self.active and self.validate and self.n_steps and self._backup is None:
-            self._backup = average_state(None, self.model, 0)
-            load_state(self.model, self.avg)
+            _broadcast_state(self.avg)  # DDP: rank 0's average everywhere (each rank's BatchNorm buffers saw its own batches)
+            self._backup = average_state(None, get_model(self.model), 0)
+            load_state(get_model(self.model), self.avg)
     def _restore(self):
-        if self._backup is not None: load_state(self.model, self._backup); self._backup = None
+        if self._backup is not None: load_state(get_model(self.model), self._backup); self._backup = None
     def after_validate(self): self._restore()
 
     def after_fit(self):
         self._restore()
         if not (self.active and self.n_steps): return
         self.active = False
-        if self.load: load_state(self.model, self.avg)
+        _broadcast_state(self.avg)
+        if self.load: load_state(get_model(self.model), self.avg)
         if self.save:
-            sd = {k: self.avg[k].to(v.dtype) for k, v in self.model.state_dict().items()}
-            self.saved = save_state(sd, _save_path(self.learn, self.save))
+            sd = {k: self.avg[k].to(v.dtype) for k, v in get_model(self.model).state_dict().items()}
+            self.saved = _save_rank0(sd, _save_path(self.learn, self.save))
 
 # %% ../../nbs/07_callback.swa.ipynb #94bb9141
 SWA_KINDS = ('none', 'swa', 'ema')
