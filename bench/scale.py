@@ -73,26 +73,29 @@ def child_iter_batches(files):
 def child_preprocess(files, size, workers, cache):
     from bengali_fa.data import preprocess
     t = time.perf_counter()
-    c = preprocess(files, size=size, cache_dir=cache, progress=False, n_workers=workers)
+    kw = dict(n_workers=workers) if workers else {}  # workers 0: a library without the argument (--baseline)
+    c = preprocess(files, size=size, cache_dir=cache, progress=False, **kw)
     s = time.perf_counter() - t
-    t = time.perf_counter(); preprocess(files, size=size, cache_dir=cache, progress=False, n_workers=workers)
+    t = time.perf_counter(); preprocess(files, size=size, cache_dir=cache, progress=False, **kw)
     return dict(seconds=s, n=len(c), reuse_seconds=time.perf_counter() - t)
 
 def child(kind, args):
     out = globals()[f'child_{kind}'](*args)
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps(out | dict(peak_rss_mb=ru.ru_maxrss // 1024)))
+    ru, rc = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ru.ru_utime + ru.ru_stime + rc.ru_utime + rc.ru_stime  # this process and its (finished) workers
+    print(json.dumps(out | dict(peak_rss_mb=ru.ru_maxrss // 1024, worker_peak_rss_mb=rc.ru_maxrss // 1024, cpu_seconds=cpu)))
 
-def measure(kind, *args, cpus=None):
-    "Run `child_<kind>(*args)` in a fresh process; its result plus the peak RSS of the whole process tree"
+def measure(kind, *args, pythonpath=None):
+    "Run `child_<kind>(*args)` in a fresh process: its result, its peak RSS and its largest worker's (RUSAGE_CHILDREN)"
     code = f"import sys, json; sys.path.insert(0, {str(Path(__file__).parent)!r}); import scale; scale.child({kind!r}, json.loads(sys.argv[1]))"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    r = subprocess.run([sys.executable, '-c', code, json.dumps(args)], capture_output=True, text=True)
+    env = os.environ | ({'PYTHONPATH': pythonpath} if pythonpath else {})
+    r = subprocess.run([sys.executable, '-c', code, json.dumps(args)], capture_output=True, text=True, env=env)
     if r.returncode: raise RuntimeError(f'{kind} failed:\n{r.stderr[-3000:]}')
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    # RUSAGE_CHILDREN is the largest child so far (workers included): only meaningful when it grew
-    out['peak_rss_children_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024 if resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss > before else None
-    return out
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+def rss(r, workers):
+    "peak RSS of the process tree: the main process plus each worker (their largest peak, an upper bound)"
+    return r['peak_rss_mb'] + workers * r['worker_peak_rss_mb'] if workers > 1 and r['worker_peak_rss_mb'] else r['peak_rss_mb']
 
 def loader_rate(src, size, cache, n_batches=60):
     from bengali_fa.data import bengali_dls
@@ -115,19 +118,34 @@ def predict_rates(src, rows, size, bs, tta, compile_):
         pq.write_table(pa.Table.from_batches([t]).cast(PARQUET_SCHEMA), f)
     torch.manual_seed(0)
     model = BengaliModel('xresnet18').eval()
+    from bengali_fa.inference import fold_batchnorm
+    from bengali_fa.data import iter_parquet_images, preprocess_images
     pre = dict(size=size, threshold=80, margin=8, edge=5, mean=0.06, std=0.2)
-    x = torch.randn(bs, 1, size, size)
+    x, k = torch.randn(bs, 1, size, size), max(rows // bs, 1)
+    def rate(m, x):
+        with torch.inference_mode():
+            m(x); t = time.perf_counter()
+            for _ in range(k): m(x)
+            return k * len(x) / (time.perf_counter() - t)
     out = {}
-    with torch.inference_mode():
-        model(x)
-        t = time.perf_counter(); k = max(rows // bs, 1)
-        for _ in range(k): model(x)
-        out['model_only'] = k * bs / (time.perf_counter() - t)
-    predict_parquets(model, f, pre, bs=bs, progress=False)  # warm-up (first call builds any fused copy)
+    t = time.perf_counter()
+    for ids, im in iter_parquet_images(f): preprocess_images(im, size)
+    out['read_preprocess_only'] = rows / (time.perf_counter() - t)
+    folded = fold_batchnorm(model)
+    out['model_only_plain'] = rate(model, x)
+    out['model_only'] = rate(folded, x)  # what predict_parquets runs
+    cl = fold_batchnorm(model).to(memory_format=torch.channels_last)
+    out['model_only_channels_last'] = rate(cl, x.contiguous(memory_format=torch.channels_last))
+    if compile_:
+        t = time.perf_counter(); c = torch.compile(folded)
+        with torch.inference_mode(): c(x)
+        out['compile_seconds'] = time.perf_counter() - t
+        out['model_only_compiled'] = rate(c, x)
+    predict_parquets(model, f, pre, bs=bs, progress=False)  # warm-up
     for v in sorted({0, tta}):
         t = time.perf_counter(); df = predict_parquets(model, f, pre, bs=bs, tta=v, progress=False)
         assert len(df) == rows
-        out[f'predict_tta{v}'] = rows / (time.perf_counter() - t)
+        out[f'predict_tta{v}'] = rows / (time.perf_counter() - t) * max(v, 1)  # view-images/s: comparable with the model alone
     return out
 
 if __name__ == '__main__':
@@ -139,6 +157,8 @@ if __name__ == '__main__':
     ap.add_argument('--predict-rows', type=int, default=2048); ap.add_argument('--bs', type=int, default=256)
     ap.add_argument('--tta', type=int, default=4)
     ap.add_argument('--skip', nargs='*', default=[], help='parts to skip: read_table loader predict')
+    ap.add_argument('--baseline', help='a folder holding another bengali_fa package (e.g. `git archive <commit> bengali_fa`) to time too')
+    ap.add_argument('--compile', action='store_true', help='also time torch.compile of the model')
     ap.add_argument('--clean', action='store_true', help='delete the written set and caches at the end')
     ap.add_argument('--out', default=str(Path(__file__).parent/'results'/'scale.json'))
     a = ap.parse_args()
@@ -158,34 +178,46 @@ if __name__ == '__main__':
     table = []
     if 'read_table' not in a.skip:
         r = measure('read_table', files); res['read_table'] = r
-        table.append(('decode floor: pq.read_table of the 4 files', r['seconds'], n / r['seconds'], 1.0, r['peak_rss_mb']))
+        table.append(('decode floor: pq.read_table of the 4 files', r, 1.0, r['peak_rss_mb']))
     floor = res.get('read_table', {}).get('seconds')
+    cfloor = res.get('read_table', {}).get('cpu_seconds')
     r = measure('iter_batches', files); res['iter_batches'] = r
-    table.append(('iter_batches of the 4 files (1 thread, 1024 rows)', r['seconds'], n / r['seconds'], floor and r['seconds'] / floor, r['peak_rss_mb']))
+    table.append(('iter_batches of the 4 files (1 thread, 1024 rows)', r, floor and r['seconds'] / floor, r['peak_rss_mb']))
     for size in a.sizes:
         r = measure('preprocess', files, size, a.workers, str(cache)); res[f'preprocess_{size}'] = r
-        table.append((f'preprocess to {size} px, {a.workers} workers (reuse: {r["reuse_seconds"]:.2f} s)', r['seconds'], n / r['seconds'],
-                      floor and r['seconds'] / floor, r['peak_rss_children_mb'] or r['peak_rss_mb']))
+        table.append((f'preprocess to {size} px, {a.workers} workers (reuse: {r["reuse_seconds"]:.2f} s)', r,
+                      floor and r['seconds'] / floor, rss(r, a.workers)))
+        if a.baseline:
+            r = measure('preprocess', files, size, 0, str(cache/'baseline'), pythonpath=a.baseline); res[f'baseline_preprocess_{size}'] = r
+            table.append((f'baseline preprocess to {size} px ({a.baseline})', r, floor and r['seconds'] / floor, r['peak_rss_mb']))
     if 'loader' not in a.skip:
         for size in a.sizes:
             res[f'loader_{size}'] = loader_rate(src, size, cache)
-            table.append((f'train loader at {size} px (bengali_dls, augmented, bs 64)', None, res[f'loader_{size}'], None, None))
+            table.append((f'train loader at {size} px (bengali_dls, augmented, bs 64)', dict(images_per_s=res[f'loader_{size}']), None, None))
     if 'predict' not in a.skip:
-        p = predict_rates(src, a.predict_rows, 64, a.bs, a.tta, False); res['predict'] = p
+        p = predict_rates(src, a.predict_rows, 64, a.bs, a.tta, a.compile); res['predict'] = p
         for k, v in p.items():
-            table.append((f'{k} (xresnet18, 64 px, bs {a.bs}, {a.predict_rows} images); {N_TEST:,} test images: {N_TEST / v / 60:.0f} min',
-                          None, v, None, None))
-        res['predict_over_model'] = {k: p[k] / p['model_only'] for k in p if k != 'model_only'}
+            if k == 'compile_seconds': continue
+            tta = int(k[len('predict_tta'):]) if k.startswith('predict_tta') else 1
+            table.append((f'{k} (xresnet18, 64 px, bs {a.bs}, {a.predict_rows} images{", view-images/s" if tta > 1 else ""}); '
+                          f'{N_TEST:,} test images: {N_TEST * max(tta, 1) / v / 60:.0f} min', dict(images_per_s=v), None, None))
+        res['predict_over_model'] = {k: p[k] / p['model_only'] for k in p if k.startswith('predict')}
     import torch
     res |= dict(cpus=os.cpu_count(), cpu_affinity=aff, torch_threads=torch.get_num_threads(), machine=platform.platform(),
                 load_avg_before=load0, load_avg_after=os.getloadavg(), date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
                 omp_num_threads=os.environ.get('OMP_NUM_THREADS'))
     print(f"\n{N_FILES} files x {rows:,} rows ({n:,} images, {res['parquet_gb']} GB parquet), CPUs {aff} of {os.cpu_count()}, "
           f"load {load0[0]:.1f} -> {res['load_avg_after'][0]:.1f}\n")
-    print('| what | seconds | images/s | x decode floor | peak RSS MB |\n|---|---|---|---|---|')
-    for w, s, ips, ratio, rss in table:
-        print(f"| {w} | {'' if s is None else f'{s:.1f}'} | {ips:,.0f} | {'' if not ratio else f'{ratio:.2f}'} | {rss or ''} |")
-    res['table'] = [dict(what=w, seconds=s, images_per_s=ips, ratio_to_read_table=ratio, peak_rss_mb=rss) for w, s, ips, ratio, rss in table]
+    print('| what | seconds | images/s | x decode floor | CPU seconds | x decode floor (CPU) | peak RSS MB |\n|---|---|---|---|---|---|---|')
+    rows_ = []
+    for w, r, ratio, mem in table:
+        s, c = r.get('seconds'), r.get('cpu_seconds')
+        ips = r.get('images_per_s') or n / s
+        cratio = c / cfloor if c and cfloor else None
+        f = lambda v, fmt: '' if v is None else format(v, fmt)
+        print(f"| {w} | {f(s, '.1f')} | {ips:,.0f} | {f(ratio, '.2f')} | {f(c, '.1f')} | {f(cratio, '.2f')} | {mem or ''} |")
+        rows_.append(dict(what=w, seconds=s, images_per_s=ips, ratio_to_read_table=ratio, cpu_seconds=c, cpu_ratio_to_read_table=cratio, peak_rss_mb=mem))
+    res['table'] = rows_
     out = Path(a.out); out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
     if a.clean: shutil.rmtree(src)
