@@ -158,6 +158,7 @@ if __name__ == '__main__':
     ap.add_argument('--tta', type=int, default=4)
     ap.add_argument('--skip', nargs='*', default=[], help='parts to skip: read_table loader predict')
     ap.add_argument('--baseline', help='a folder holding another bengali_fa package (e.g. `git archive <commit> bengali_fa`) to time too')
+    ap.add_argument('--note', default='', help='measurement conditions, recorded in the JSON')
     ap.add_argument('--compile', action='store_true', help='also time torch.compile of the model')
     ap.add_argument('--clean', action='store_true', help='delete the written set and caches at the end')
     ap.add_argument('--out', default=str(Path(__file__).parent/'results'/'scale.json'))
@@ -205,7 +206,7 @@ if __name__ == '__main__':
     import torch
     res |= dict(cpus=os.cpu_count(), cpu_affinity=aff, torch_threads=torch.get_num_threads(), machine=platform.platform(),
                 load_avg_before=load0, load_avg_after=os.getloadavg(), date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
-                omp_num_threads=os.environ.get('OMP_NUM_THREADS'))
+                omp_num_threads=os.environ.get('OMP_NUM_THREADS'), note=a.note)
     print(f"\n{N_FILES} files x {rows:,} rows ({n:,} images, {res['parquet_gb']} GB parquet), CPUs {aff} of {os.cpu_count()}, "
           f"load {load0[0]:.1f} -> {res['load_avg_after'][0]:.1f}\n")
     print('| what | seconds | images/s | x decode floor | CPU seconds | x decode floor (CPU) | peak RSS MB |\n|---|---|---|---|---|---|---|')

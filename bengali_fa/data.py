@@ -204,6 +204,7 @@ def preprocess(files, size:int|None=128, threshold:int=80, margin:int=8, edge:in
     "Preprocess competition parquet `files` into a cached uint8 memmap (reused when inputs and parameters match)"
     files = [Path(f) for f in files]
     if not files: raise ValueError("no parquet files given")
+    if missing := [f for f in files if not f.is_file()]: raise FileNotFoundError(f"{missing[0]}: no such parquet file")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = _cache_key(files, size=size, threshold=threshold, margin=margin, edge=edge)
     path = cache_dir/f'{files[0].stem.rsplit("_", 1)[0]}-{size or "full"}-{key}.npy'
