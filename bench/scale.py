@@ -11,6 +11,8 @@ Measured in one run, each preprocessing figure in a fresh child process (its pea
   `iter_batches` read of every row (the floor for a streaming reader);
 - `preprocess` (the library) at 64 and 128 px with `--workers` processes: seconds, images/s, ratio to the floor, peak RSS;
 - the train loader's images/s (`bengali_dls`, augmented, bs 64);
+  Peak RSS is the child's VmHWM; with workers, plus workers x their largest ru_maxrss (forks of the child: pages
+  shared with it are counted again, so an upper bound);
 - `predict_parquets` images/s on a slice of `--predict-rows` rows against the model alone, projected to the
   200,840-image test set.
 Usage (the lead's full-size run on a quiet machine):
@@ -83,7 +85,9 @@ def child(kind, args):
     out = globals()[f'child_{kind}'](*args)
     ru, rc = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = ru.ru_utime + ru.ru_stime + rc.ru_utime + rc.ru_stime  # this process and its (finished) workers
-    print(json.dumps(out | dict(peak_rss_mb=ru.ru_maxrss // 1024, worker_peak_rss_mb=rc.ru_maxrss // 1024, cpu_seconds=cpu)))
+    # VmHWM: this process's own peak (ru_maxrss would keep the parent's size from the fork before exec)
+    hwm = next((int(l.split()[1]) // 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')), ru.ru_maxrss // 1024)
+    print(json.dumps(out | dict(peak_rss_mb=hwm, worker_peak_rss_mb=rc.ru_maxrss // 1024, cpu_seconds=cpu)))
 
 def measure(kind, *args, pythonpath=None):
     "Run `child_<kind>(*args)` in a fresh process: its result, its peak RSS and its largest worker's (RUSAGE_CHILDREN)"
