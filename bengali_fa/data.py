@@ -37,16 +37,25 @@ __all__ = ['PIXEL_COLS', 'CACHE_VERSION', 'EXTRA_GRAPHEMES', 'EXTRA_STREAM', 'EX
 # %% ../nbs/02_data.ipynb #89f358d8
 PIXEL_COLS = [str(i) for i in range(N_PIXELS)]
 _PIXEL_SET, _INDEX_COLS = set(PIXEL_COLS), {'__index_level_0__', 'index', 'Unnamed: 0', ''}
+_SCHEMA = pa.schema([('image_id', pa.string())] + [(c, pa.uint8()) for c in PIXEL_COLS])  # the competition's layout
 
 def _open_parquet(path) -> pq.ParquetFile:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such parquet file")
-    try: return pq.ParquetFile(path)
+    # no pre-buffering and small read buffers: 32k column readers are open at once, each would otherwise hold its own copy
+    try: return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 14)
     except Exception as e: raise ValueError(f"{path}: not a readable parquet file, perhaps truncated or corrupt ({e})") from None
+
+def _layout_ok(s:pa.Schema) -> bool:
+    "One schema comparison (in C++) for the usual file: `image_id` (string), the pixel columns in order, maybe a pandas index last"
+    if len(s) == N_PIXELS + 2 and s.names[-1] in _INDEX_COLS: s = s.remove(N_PIXELS + 1)
+    return s.equals(_SCHEMA)
 
 def check_parquet(path, pf:pq.ParquetFile|None=None) -> int:
     "Validate the columns and dtypes of a competition-layout image file; return its number of rows"
     pf = pf or _open_parquet(path)
+    if _layout_ok(pf.schema_arrow): return pf.metadata.num_rows
+    # otherwise find what is wrong (or allowed: large_string ids, an index column elsewhere)
     types = {f.name: f.type for f in pf.schema_arrow}  # one pass: 32k columns make per-name lookups quadratic
     if 'image_id' not in types: raise ValueError(f"{path}: no 'image_id' column")
     missing = [c for c in PIXEL_COLS if c not in types]
@@ -62,32 +71,32 @@ def check_parquet(path, pf:pq.ParquetFile|None=None) -> int:
     return pf.metadata.num_rows
 
 # %% ../nbs/02_data.ipynb #d141c5b2
-def _batch_pixels(b:pa.RecordBatch) -> np.ndarray:
-    "(n, 137, 236) uint8 from a record batch of `image_id` and the pixel columns in order"
-    px = b.drop_columns(['image_id'])
-    return np.asarray(px.to_tensor(row_major=True)).reshape(-1, IMG_H, IMG_W)  # one C++ call, not 32k column copies
+def _pixel_cols(s:pa.Schema) -> list:
+    "Indices of the pixel columns '0' ... '32331' in a validated schema"
+    return list(range(1, N_PIXELS + 1)) if _layout_ok(s) else [i for i, n in enumerate(s.names) if n in _PIXEL_SET]
 
-def _record_batches(pf:pq.ParquetFile, cols, chunk_rows:int):
-    "Record batches of at most `chunk_rows` rows: a small row group is read whole (faster), a large one streamed"
-    md = pf.metadata
-    for g in range(md.num_row_groups):
-        if md.row_group(g).num_rows <= chunk_rows: yield from pf.read_row_group(g, columns=cols).to_batches()
-        else: yield from pf.iter_batches(batch_size=chunk_rows, row_groups=[g], columns=cols)
+def _batch_pixels(b:pa.RecordBatch, cols:list) -> np.ndarray:
+    "(n, 137, 236) uint8 from a record batch, `cols` its pixel columns in order"
+    return np.asarray(b.select(cols).to_tensor(row_major=True)).reshape(-1, IMG_H, IMG_W)  # one C++ call, not 32k column copies
 
-def iter_parquet_images(path, chunk_rows:int=4096):
-    "Yield `(ids, images)` chunks of a competition-layout parquet file: a list of str and an (n, 137, 236) uint8 array"
-    pf = _open_parquet(path)  # opening reads the 32k-column footer: once per file
-    check_parquet(path, pf)
-    cols = ['image_id'] + PIXEL_COLS
-    done = 0
+def _iter_file(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:int=0):
+    "`(ids, images)` chunks of row groups `row_groups` (default: all) of a validated file, `start` the first row's number"
+    cols, done = _pixel_cols(pf.schema_arrow), start
     try:
-        for b in _record_batches(pf, cols, chunk_rows):
-            ids = b.column(0).to_pylist()
-            if any(i is None for i in ids): raise ValueError(f"{path}: missing image_id in rows {done}..{done + len(ids) - 1}")
-            yield ids, _batch_pixels(b)
+        # all columns, not a list of 32k names (pyarrow resolves each name: several times slower); one thread per file
+        for b in pf.iter_batches(batch_size=chunk_rows, row_groups=row_groups, use_threads=False):
+            ids = b.column('image_id')
+            if ids.null_count: raise ValueError(f"{path}: missing image_id in rows {done}..{done + len(ids) - 1}")
+            yield ids.to_pylist(), _batch_pixels(b, cols)
             done += len(ids)
     except (OSError, pa.ArrowException) as e:
         raise ValueError(f"{path}: corrupt data after row {done} ({e})") from None
+
+def iter_parquet_images(path, chunk_rows:int=2048):
+    "Yield `(ids, images)` chunks of a competition-layout parquet file: a list of str and an (n, 137, 236) uint8 array"
+    pf = _open_parquet(path)  # opening reads the 32k-column footer: once per file
+    check_parquet(path, pf)
+    yield from _iter_file(pf, path, chunk_rows)
 
 # %% ../nbs/02_data.ipynb #fa569309
 def ink_bbox(x:np.ndarray, threshold:int=80, edge:int=5) -> np.ndarray:
@@ -161,32 +170,73 @@ def prefetch(it, depth:int=1):
         if isinstance(o, BaseException): raise o
         yield o
 
-def _all_chunks(files, chunk_rows):
-    for f in files: yield from iter_parquet_images(f, chunk_rows)
+# %% ../nbs/02_data.ipynb #ba49e0fc
+def _work_units(files, pfs, n_workers:int) -> list:
+    "`(file, row groups, first row)`: each file whole, or split into runs of row groups when there are fewer files than workers"
+    units, start = [], 0
+    for f, pf in zip(files, pfs):
+        md = pf.metadata
+        for rgs in np.array_split(np.arange(md.num_row_groups), min(md.num_row_groups, max(1, -(-n_workers // len(files))))):
+            units.append((f, rgs.tolist(), start))
+            start += sum(md.row_group(g).num_rows for g in rgs)
+    return units
+
+def _prep_unit(f, row_groups, start, out, chunk_rows, params, bar=None) -> list:
+    "Preprocess `row_groups` of file `f` into rows `start`... of the cache file `out` (opened here: any process can run it); their ids"
+    x, ids, i = np.load(out, mmap_mode='r+'), [], start
+    for cid, imgs in prefetch(_iter_file(_open_parquet(f), f, chunk_rows, row_groups, start)):  # decode the next chunk meanwhile
+        x[i:i + len(cid)] = preprocess_images(imgs, **params)
+        ids += cid; i += len(cid)
+        if bar is not None: bar.update(len(cid))
+    x.flush()
+    return ids
+
+def _n_workers(n_workers) -> int:
+    if n_workers is None: n_workers = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    return max(int(n_workers), 1)
 
 # %% ../nbs/02_data.ipynb #34a088c2
 def preprocess(files, size:int|None=128, threshold:int=80, margin:int=8, edge:int=5, cache_dir=None,
-               chunk_rows:int=4096, progress:bool=True) -> ImageCache:
+               chunk_rows:int=2048, # rows decoded at a time per worker: the memory bound (see above)
+               progress:bool=True,
+               n_workers:int|None=None, # processes, each preprocessing whole files or runs of row groups; default: the usable CPUs
+              ) -> ImageCache:
     "Preprocess competition parquet `files` into a cached uint8 memmap (reused when inputs and parameters match)"
     files = [Path(f) for f in files]
     if not files: raise ValueError("no parquet files given")
-    n = sum(check_parquet(f) for f in files)  # validate every file before writing anything
+    if missing := [f for f in files if not f.is_file()]: raise FileNotFoundError(f"{missing[0]}: no such parquet file")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = _cache_key(files, size=size, threshold=threshold, margin=margin, edge=edge)
     path = cache_dir/f'{files[0].stem.rsplit("_", 1)[0]}-{size or "full"}-{key}.npy'
     if (c := _load_cache(path)) is not None: return c
+    pfs = [_open_parquet(f) for f in files]  # each footer read once here (workers reopen theirs)
+    n = sum(check_parquet(f, pf) for f, pf in zip(files, pfs))  # validate every file before writing anything
     cache_dir.mkdir(parents=True, exist_ok=True)
     H, W = (IMG_H, IMG_W) if size is None else (size, size)
     tmp = path.with_name(f'.{path.stem}.{os.getpid()}.partial.npy')
+    params, n_workers = dict(size=size, threshold=threshold, margin=margin, edge=edge), _n_workers(n_workers)
+    units = _work_units(files, pfs, n_workers)
+    del pfs
     try:
-        x = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(n, H, W))
-        ids, i = [], 0
+        np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(n, H, W)).flush()  # preallocated; units write disjoint rows
         with tqdm(total=n, desc=f'preprocessing {len(files)} files', unit='img', disable=None if progress else True) as bar:
-            for cid, imgs in prefetch(_all_chunks(files, chunk_rows)):  # decode the next chunk while this one is processed
-                x[i:i + len(cid)] = preprocess_images(imgs, size, threshold, margin, edge)
-                ids += cid; i += len(cid); bar.update(len(cid))
+            if n_workers == 1 or len(units) == 1: parts = [_prep_unit(*u, tmp, chunk_rows, params, bar) for u in units]
+            else:
+                import multiprocessing as mp
+                from concurrent.futures import ProcessPoolExecutor
+                ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
+                with ProcessPoolExecutor(min(n_workers, len(units)), mp_context=ctx) as ex:
+                    futs = [ex.submit(_prep_unit, *u, tmp, chunk_rows, params) for u in units]
+                    try:
+                        parts = []
+                        for (f, rgs, _), fu in zip(units, futs):
+                            parts.append(fu.result()); bar.update(len(parts[-1]))
+                    except BaseException:
+                        for fu in futs: fu.cancel()
+                        raise
+        ids = [i for p in parts for i in p]
+        if len(ids) != n: raise ValueError(f"{n} rows expected from the footers of {[f.name for f in files]}, {len(ids)} read")
         if len(set(ids)) != len(ids): raise ValueError(f"duplicate image ids across {[f.name for f in files]}")
-        x.flush(); del x
         np.save(tmp.with_suffix('.ids.npy'), np.array(ids))
         tmp.with_suffix('.ids.npy').rename(path.with_suffix('.ids.npy'))
         tmp.rename(path)  # the image file appears last, when everything is complete
