@@ -12,7 +12,8 @@ Each model predicts the synthetic *test* set (`predict_parquets(..., probs=True)
 fresh renders of its training graphemes (new images of seen graphemes in the train fonts: the seen side of the holdout
 AUROC). From the grapheme head: the unseen score (`unseen_score`, 1 - max probability; energy measured alongside), its
 threshold calibrated on the holdout (`calibrate_threshold`), and every prediction policy (`combine_heads`) scored on
-the test set's seen and unseen graphemes, with the detector's AUROC on the test set and on the holdout.
+the test set's seen and unseen graphemes (also with a perfect detector, the ceiling: 'oracle detection'), with the
+detector's AUROC on the test set and on the holdout.
 
 Training runs are recorded in <runs>/manifest.json and reused when the same variant and seed are asked for again
 (`--train-only` trains without evaluating). Prints a markdown table (mean ± std over seeds) and writes
@@ -85,7 +86,7 @@ def evaluate(a, data, man, cache):
         v, s = key.split('/'); s = int(s)
         if v not in a.variants or s not in a.seeds: continue
         ev = Path(m['run'])/'unseen_eval.json'  # this evaluation of this run, reused when asked again with the same settings
-        ev_key = dict(known_rates=a.known_rates, n_seen_renders=a.n_seen_renders)
+        ev_key = dict(known_rates=a.known_rates, n_seen_renders=a.n_seen_renders, v=2)
         if ev.is_file() and (old := json.loads(ev.read_text()))['key'] == ev_key: rows += old['rows']; continue
         n0 = len(rows)
         model, meta = load_bundle(m['run'], 'cpu')
@@ -131,6 +132,10 @@ def evaluate(a, data, man, cache):
                                  seen=bench_score(y[seen], p[seen]), unseen=bench_score(y[~seen], p[~seen]), **det))
                 print({k2: round(rows[-1][k2], 4) if isinstance(rows[-1][k2], float) else rows[-1][k2]
                        for k2 in ('variant', 'seed', 'policy', 'test', 'seen', 'unseen')}, flush=True)
+            if pol != 'components':  # the ceiling: a perfect detector (the test set's own seen/unseen labels)
+                p = np.where(seen[:, None], combine_heads(probs, pol, 2.), combine_heads(probs, 'components'))
+                rows.append(dict(base, policy=pol + ' (oracle detection)', threshold=None, test=bench_score(y, p),
+                                 seen=bench_score(y[seen], p[seen]), unseen=bench_score(y[~seen], p[~seen]), **det))
         print(key, {k: round(v, 4) for k, v in det.items()}, flush=True)
         ev.write_text(json.dumps(dict(key=ev_key, rows=rows[n0:]), default=float))
     return rows
