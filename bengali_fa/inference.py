@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 import bengali_fa
-from .labels import COMPONENTS, N_CLASSES, third_party_imports
+from .labels import COMPONENTS, N_CLASSES, third_party_imports, train_graphemes
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.layers import AdaptiveConcatPool2d
 from .data import check_parquet, iter_parquet_images, preprocess_images, prefetch
@@ -20,9 +20,11 @@ from .metrics import WEIGHTS, macro_recall
 
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'BUNDLE_VERSION', 'WEIGHTS_FILE', 'META_FILE', 'PREPROCESSING_KEYS', 'HEAD_NAMES', 'TTA_VIEWS',
-           'KAGGLE_SCRIPT', 'model_config', 'save_bundle', 'bundle_from_learner', 'read_bundle_meta', 'load_bundle',
-           'tta_views', 'tta_transform', 'fold_batchnorm', 'parquet_files', 'predict_parquets', 'make_submission',
-           'score_submission', 'format_score', 'predict_cli', 'build_wheel', 'kaggle_bundle', 'kaggle_bundle_cli']
+           'POLICIES', 'KAGGLE_SCRIPT', 'model_config', 'save_bundle', 'bundle_from_learner', 'read_bundle_meta',
+           'load_bundle', 'tta_views', 'tta_transform', 'grapheme_components', 'unseen_score', 'energy_score',
+           'calibrate_threshold', 'combine_heads', 'bundle_policy', 'set_bundle_policy', 'fold_batchnorm',
+           'parquet_files', 'predict_parquets', 'calibrate_bundle', 'make_submission', 'score_submission',
+           'format_score', 'predict_cli', 'build_wheel', 'kaggle_bundle', 'kaggle_bundle_cli']
 
 # %% ../nbs/10_inference.ipynb #27666c07
 BUNDLE_FORMAT, BUNDLE_VERSION = 'bengali_fa.bundle', 1
@@ -197,6 +199,89 @@ def tta_transform(x:torch.Tensor, dx:float=0., dy:float=0., scale:float=1.) -> t
     grid = F.affine_grid(theta.expand(len(x), 2, 3), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
 
+# %% ../nbs/10_inference.ipynb #8409d851
+POLICIES = ('components', 'grapheme', 'summed', 'combined')
+
+def grapheme_components() -> torch.Tensor:
+    "(1295, 3) root, vowel and consonant of every class of the grapheme head (the order of `train_graphemes`)"
+    global _GC
+    if _GC is None: _GC = torch.from_numpy(train_graphemes()[list(COMPONENTS)].to_numpy().astype(np.int64))
+    return _GC
+_GC = None
+
+def unseen_score(p_grapheme):
+    "1 - the largest grapheme probability of each image (n, 1295): high for graphemes the model does not know"
+    return 1 - p_grapheme.max(-1) if isinstance(p_grapheme, np.ndarray) else 1 - p_grapheme.max(-1).values
+
+def energy_score(logits):
+    "Energy of the grapheme logits (n, 1295), -logsumexp: high for graphemes the model does not know"
+    return -torch.logsumexp(torch.as_tensor(logits).float(), -1).numpy() if isinstance(logits, np.ndarray) else -torch.logsumexp(logits.float(), -1)
+
+def calibrate_threshold(scores, # unseen scores of images whose graphemes were held out of training (a grapheme holdout)
+                        known_rate:float=0.05 # the fraction of them allowed below the threshold (taken as known)
+                       ) -> float:
+    "The unseen-score threshold below which at most `known_rate` of the held-out graphemes' images fall"
+    s = np.sort(np.asarray(scores, np.float64).ravel())
+    if not len(s) or not np.isfinite(s).all(): raise ValueError(f"scores must be a non-empty array of finite numbers, got {len(s)} values")
+    if not 0 <= known_rate < 1: raise ValueError(f"known_rate must be in [0, 1), got {known_rate}")
+    return float(s[int(np.floor(known_rate * len(s)))])
+
+def _check_policy(policy, threshold):
+    if policy not in POLICIES: raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    if policy != 'components':
+        if threshold is None: raise ValueError(f"policy {policy!r} needs a threshold on the unseen score (calibrate_threshold, or a bundle's recorded policy)")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not np.isfinite(threshold):
+            raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+
+def combine_heads(probs, # per-head probabilities (root, vowel, consonant[, grapheme]): tensors or arrays of (n, classes)
+                  policy:str='components', # one of `POLICIES`
+                  threshold:float|None=None # unseen score below which an image is taken as a known grapheme
+                 ):
+    "(n, 3) labels from the heads' probabilities by `policy`: the grapheme head where the image is a known grapheme, the component heads elsewhere"
+    _check_policy(policy, threshold)
+    as_np = isinstance(probs[0], np.ndarray)
+    p = [torch.as_tensor(q) for q in probs]
+    comp = torch.stack([q.argmax(-1) for q in p[:3]], 1)
+    if policy == 'components': return comp.numpy() if as_np else comp
+    if len(p) < 4: raise ValueError(f"policy {policy!r} needs the grapheme head's probabilities (a model with grapheme_head=True)")
+    pg = p[3].float()
+    gc = grapheme_components().to(pg.device)
+    if policy == 'grapheme': alt = gc[pg.argmax(-1)]
+    else:
+        marg = [torch.zeros(len(pg), n, device=pg.device).index_add_(1, gc[:, k], pg) for k, n in enumerate(N_CLASSES.values())]
+        if policy == 'combined': marg = [(m + q.float()) / 2 for m, q in zip(marg, p[:3])]
+        alt = torch.stack([m.argmax(-1) for m in marg], 1)
+    out = torch.where((unseen_score(pg) < threshold)[:, None], alt, comp)
+    return out.numpy() if as_np else out
+
+# %% ../nbs/10_inference.ipynb #cc4696a6
+def bundle_policy(meta:dict) -> tuple:
+    "`(policy, threshold)` recorded in a bundle's `bundle.json` (`read_bundle_meta`); `('components', None)` when none is"
+    p = meta.get('policy') or {'name': 'components'}
+    name, thr = p.get('name'), p.get('threshold')
+    try: _check_policy(name, thr)
+    except ValueError as e: raise ValueError(f"bundle.json: recorded policy {p}: {e}") from None
+    if name != 'components' and not meta.get('grapheme_head'): raise ValueError(f"bundle.json: policy {name!r} needs a model with a grapheme head")
+    return name, (None if thr is None else float(thr))
+
+def set_bundle_policy(path, # a bundle folder (or a run folder holding `bundle/`)
+                      policy:str, # one of `POLICIES`
+                      threshold:float|None=None, # the calibrated unseen-score threshold (`calibrate_threshold`); not for 'components'
+                      **notes # JSON-serialisable notes kept with it, e.g. known_rate and the holdout's size
+                     ) -> dict:
+    "Record the prediction `policy` and its `threshold` in a bundle's `bundle.json` (the weights are untouched); returns the new metadata"
+    d = _bundle_dir(path)
+    meta = read_bundle_meta(d)
+    _check_policy(policy, threshold)
+    if policy != 'components' and not meta['grapheme_head']: raise ValueError(f"{d}: policy {policy!r} needs a model with a grapheme head (model.grapheme_head=true)")
+    meta['policy'] = dict(name=policy, threshold=None if threshold is None else float(threshold), score='1 - max grapheme probability', **notes)
+    try: text = json.dumps(meta, indent=1, allow_nan=False) + '\n'
+    except (TypeError, ValueError) as e: raise ValueError(f"policy notes are not JSON-serialisable ({e})") from None
+    tmp = d/f'.{META_FILE}.{os.getpid()}.tmp'
+    try: tmp.write_text(text, encoding='utf-8'); os.replace(tmp, d/META_FILE)
+    finally: tmp.unlink(missing_ok=True)
+    return meta
+
 # %% ../nbs/10_inference.ipynb #2879469e
 def fold_batchnorm(model:nn.Module) -> nn.Module:
     "An inference copy of `model` (eval mode) with every BatchNorm2d that directly follows a Conv2d in a Sequential folded into it"
@@ -248,11 +333,17 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
                      tta=False, # False, True (4 views), a number of views, or a list of (dx, dy, scale)
                      chunk_rows:int=2048, # parquet rows read (and held in memory) at a time
                      progress:bool=True, # show a progress bar
-                     probs:bool=False): # also return per-head probabilities: `(df, (p_root, p_vowel, p_consonant[, p_grapheme]))`
+                     probs:bool=False, # also return per-head probabilities: `(df, (p_root, p_vowel, p_consonant[, p_grapheme]))`
+                     policy:str|None=None, # how the heads make labels (`combine_heads`); default: a bundle's recorded policy, else 'components'
+                     threshold:float|None=None): # the policy's unseen-score threshold; default: the bundle's recorded one
     "Predict the images of parquet `files` chunk by chunk: a DataFrame of `image_id` and the three integer labels"
     if isinstance(model, (str, os.PathLike)):
         model, meta = load_bundle(model, device or _default_device())
         preprocessing = preprocessing or meta['preprocessing']
+        rec = bundle_policy(meta)
+        if policy in (None, rec[0]): policy, threshold = rec[0], rec[1] if threshold is None else threshold
+    policy = policy or 'components'
+    _check_policy(policy, threshold)
     if preprocessing is None: raise ValueError("pass `preprocessing` (dls.preprocessing or a bundle's meta['preprocessing']) with a model")
     pre, views = _check_preprocessing(preprocessing), tta_views(tta)
     if bs < 1 or chunk_rows < 1: raise ValueError(f"bs and chunk_rows must be >= 1, got {bs}, {chunk_rows}")
@@ -277,7 +368,7 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
             for ids, x in prefetch(chunks(), 2):
                 for i in range(0, len(ids), step):
                     p = _predict_batch(net, x[i:i + step], views, mean.to(dev), std.to(dev), dev, amp)
-                    labels.append(torch.stack([q.argmax(-1) for q in p[:3]], 1).cpu())
+                    labels.append(combine_heads(p, policy, threshold).cpu())
                     if probs: parts.append([q.cpu() for q in p])
                 ids_all += ids; bar.update(len(ids))
     finally: model.train(was_training)
@@ -288,6 +379,35 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
     df = pd.DataFrame({'image_id': ids_all, **{c: y[:, k] for k, c in enumerate(COMPONENTS)}})
     if not probs: return df
     return df, tuple(torch.cat([p[k] for p in parts]).numpy() for k in range(len(parts[0]) if parts else 0))
+
+# %% ../nbs/10_inference.ipynb #ee7f1c1a
+def calibrate_bundle(path, # a run folder (or its bundle) trained with the grapheme head on a grapheme holdout (`data.holdout` > 0)
+                     policy:str='grapheme', # the policy to record (one of `POLICIES`)
+                     known_rate:float=0.05, # the fraction of held-out images allowed below the threshold (`calibrate_threshold`)
+                     data=None, # the competition-layout folder trained on; default: the run's `data.path` (or its synthetic set)
+                     cache_dir=None, device='cpu', bs:int=256) -> float:
+    "Calibrate the unseen-score threshold on the run's own grapheme holdout and record it with `policy` in its bundle; returns the threshold"
+    from types import SimpleNamespace
+    from bengali_fa.data import bengali_dls
+    model, meta = load_bundle(path, device)
+    if not meta['grapheme_head']: raise ValueError(f"{_bundle_dir(path)}: the model has no grapheme head (train with data.grapheme=true model.grapheme_head=true)")
+    cfg = meta.get('extra', {}).get('config', {})
+    holdout, seed = float(cfg.get('data.holdout', 0) or 0), int(cfg.get('seed', 0))
+    if not holdout: raise ValueError(f"{_bundle_dir(path)}: trained without a grapheme holdout (data.holdout=0): no held-out graphemes to calibrate on")
+    if data is None:
+        from bengali_fa.train import data_path
+        d = SimpleNamespace(**{k[5:]: v for k, v in cfg.items() if k.startswith('data.')})
+        data = data_path(SimpleNamespace(data=d), progress=False)
+    pre = meta['preprocessing']
+    dls = bengali_dls(data, size=pre['size'], holdout=holdout, grapheme=True, device='cpu', seed=seed, cache_dir=cache_dir, progress=False)
+    x = dls.valid.dataset.x[np.sort(dls.valid_idx)]
+    dev, mean, std = torch.device(device), torch.tensor(pre['mean']), torch.tensor(pre['std'])
+    with torch.inference_mode():
+        s = np.concatenate([unseen_score(_predict_batch(model, torch.from_numpy(np.asarray(x[i:i + bs])), [TTA_VIEWS[0]], mean.to(dev), std.to(dev), dev, None)[3]).cpu().numpy()
+                            for i in range(0, len(x), bs)])
+    thr = calibrate_threshold(s, known_rate)
+    set_bundle_policy(path, policy, thr, known_rate=known_rate, holdout=holdout, n_holdout_images=len(s))
+    return thr
 
 # %% ../nbs/10_inference.ipynb #f56c1cb2
 def _write_csv(df:pd.DataFrame, out) -> Path:
@@ -386,6 +506,8 @@ def predict_cli(argv=None):
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1 ... (default: cuda when available)')
     ap.add_argument('--chunk-rows', type=int, default=2048, help='parquet rows read at a time')
     ap.add_argument('--no-progress', action='store_true', help='no progress bar')
+    ap.add_argument('--policy', default=None, choices=POLICIES, help="how the heads make labels (default: the bundle's recorded policy, else components)")
+    ap.add_argument('--threshold', type=float, default=None, help="the policy's unseen-score threshold (default: the bundle's recorded one)")
     a = ap.parse_args(argv)
     if a.bs < 1 or a.chunk_rows < 1: ap.error(f"--bs and --chunk-rows must be >= 1, got {a.bs} and {a.chunk_rows}")
     if not 0 <= a.tta <= len(TTA_VIEWS): ap.error(f"--tta must be 0..{len(TTA_VIEWS)}, got {a.tta}")
@@ -398,15 +520,19 @@ def predict_cli(argv=None):
     try:
         files = parquet_files(data)
         model, meta = load_bundle(a.model, dev)
+        policy, thr = bundle_policy(meta)
+        if a.policy not in (None, policy): policy, thr = a.policy, None
+        thr = thr if a.threshold is None else a.threshold
+        _check_policy(policy, thr)
     except (FileNotFoundError, ValueError) as e: ap.error(str(e))
     t = time.perf_counter()
     try:
-        preds = predict_parquets(model, files, meta['preprocessing'], a.bs, dev, a.tta, a.chunk_rows, not a.no_progress)
+        preds = predict_parquets(model, files, meta['preprocessing'], a.bs, dev, a.tta, a.chunk_rows, not a.no_progress, policy=policy, threshold=thr)
         sub = make_submission(preds, data/'test.csv', a.out)
     except (FileNotFoundError, ValueError) as e: ap.error(str(e))
     dt = time.perf_counter() - t
     print(f"wrote {a.out}: {len(sub)} rows, {len(preds)} images in {dt:.1f} s ({len(preds) / dt:.0f} images/s; "
-          f"device {dev}, {len(tta_views(a.tta))} TTA view(s))")
+          f"device {dev}, {len(tta_views(a.tta))} TTA view(s), policy {policy}" + ('' if thr is None else f' at {thr:.4g}') + ')')
     if (sol := data/'test_solution.csv').exists(): print(format_score(score_submission(sub, sol)))
 
 # %% ../nbs/10_inference.ipynb #79bc4f1d
@@ -456,7 +582,8 @@ parquet files with the model bundle next to it and writes submission.csv.
 
 In a Kaggle notebook (internet off), with this folder added as a dataset:  !python /kaggle/input/<dataset>/predict.py
 Options (or environment variables): --data ($BENGALI_FA_DATA), --out ($BENGALI_FA_OUT), --model ($BENGALI_FA_MODEL),
---wheel ($BENGALI_FA_WHEEL), --bs, --tta, --device, --no-install (use the bengali_fa already importable), --no-progress.
+--wheel ($BENGALI_FA_WHEEL), --bs, --tta, --device, --policy and --threshold (default: the bundle's recorded policy),
+--no-install (use the bengali_fa already importable), --no-progress.
 """
 import argparse, importlib, importlib.metadata, os, subprocess, sys
 from pathlib import Path
@@ -483,6 +610,8 @@ def main(argv=None):
     ap.add_argument('--bs', type=int, default=256)
     ap.add_argument('--tta', type=int, default=0, help='test-time augmentation views (0 = none)')
     ap.add_argument('--device', default=env('BENGALI_FA_DEVICE'), help='cpu or cuda (default: cuda when available)')
+    ap.add_argument('--policy', default=env('BENGALI_FA_POLICY'), help="components, grapheme, summed or combined (default: the bundle's recorded policy)")
+    ap.add_argument('--threshold', type=float, default=None, help="the policy's unseen-score threshold (default: the bundle's recorded one)")
     ap.add_argument('--no-install', action='store_true')
     ap.add_argument('--no-progress', action='store_true')
     a = ap.parse_args(argv)
@@ -491,16 +620,20 @@ def main(argv=None):
         if not wheels or not wheels[-1].exists(): ap.error(f"no bengali_fa wheel: {a.wheel or HERE/'bengali_fa-*.whl'}")
         install(wheels[-1])
     import bengali_fa
-    from bengali_fa.inference import load_bundle, parquet_files, predict_parquets, make_submission, score_submission, format_score
+    from bengali_fa.inference import load_bundle, bundle_policy, parquet_files, predict_parquets, make_submission, score_submission, format_score
     print(f'bengali_fa {bengali_fa.__version__} from {bengali_fa.__file__}', flush=True)
     data = Path(a.data)
     if not (data/'test.csv').exists(): ap.error(f'{data}: no test.csv')
     import torch
     device = a.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model, meta = load_bundle(a.model, device)
-    preds = predict_parquets(model, parquet_files(data), meta['preprocessing'], bs=a.bs, device=device, tta=a.tta, progress=not a.no_progress)
+    policy, thr = bundle_policy(meta)  # what validation measured, unless asked otherwise
+    if a.policy not in (None, policy): policy, thr = a.policy, None
+    if a.threshold is not None: thr = a.threshold
+    preds = predict_parquets(model, parquet_files(data), meta['preprocessing'], bs=a.bs, device=device, tta=a.tta, progress=not a.no_progress,
+                             policy=policy, threshold=thr)
     sub = make_submission(preds, data/'test.csv', a.out)
-    print(f'wrote {a.out}: {len(sub)} rows for {len(preds)} images (device {device})', flush=True)
+    print(f'wrote {a.out}: {len(sub)} rows for {len(preds)} images (device {device}, policy {policy})', flush=True)
     if (data/'test_solution.csv').exists(): print(format_score(score_submission(sub, data/'test_solution.csv')))
 
 if __name__ == '__main__': main()
@@ -513,7 +646,8 @@ _KAGGLE_README = """# bengali_fa model for offline Kaggle inference
 - `predict.py`: installs the wheel offline and writes `/kaggle/working/submission.csv`
 
 Upload this folder as a Kaggle dataset, add it to a notebook with the internet off, and run
-`!python /kaggle/input/<dataset>/predict.py` (options: `--tta 4`, `--bs 512`, `--data`, `--out`; `python predict.py -h`).
+`!python /kaggle/input/<dataset>/predict.py` (options: `--tta 4`, `--bs 512`, `--data`, `--out`, `--policy`; `python predict.py -h`). It predicts with the
+prediction policy recorded in `bundle/bundle.json` ({policy}), as validation measured it.
 """
 
 def kaggle_bundle(model, out, preprocessing:dict|None=None, extra:dict|None=None, overwrite:bool=False) -> Path:
@@ -536,7 +670,8 @@ def kaggle_bundle(model, out, preprocessing:dict|None=None, extra:dict|None=None
         build_wheel(tmp)
         (tmp/'predict.py').write_text(KAGGLE_SCRIPT, encoding='utf-8')
         (tmp/'README.md').write_text(_KAGGLE_README.format(ver=bengali_fa.__version__, arch=meta['arch'],
-                                                           size=meta['preprocessing']['size']), encoding='utf-8')
+                                                           size=meta['preprocessing']['size'],
+                                                           policy=' at '.join(str(v) for v in bundle_policy(meta) if v is not None)), encoding='utf-8')
         _replace_dir(tmp, out)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return out
