@@ -1,6 +1,6 @@
 """Regression baseline of the training app: fixed configs whose scores are stored in bench/results/baseline.json.
 
-- `tiny`: the config that nbs/09_train.ipynb trains in CI (300 synthetic images, 32 px, 3 epochs); run here with
+- `tiny`: the config that nbs/11_train.ipynb trains in CI (300 synthetic images, 32 px, 3 epochs); run here with
   several seeds, its floor is the lowest score minus a noise margin. The notebook asserts that its run reaches it.
 - `default`: `bengali-fa-train` with no arguments in an empty cache (6,000 synthetic images plus 1,000 renders of unseen
   combinations, 64 px, xresnet18, 6 epochs of one cycle); its wall time includes generating and preprocessing the set.
