@@ -44,7 +44,7 @@ def write_set(out:Path, rows:int, n_src:int, split='train'):
     if (out/'done').exists(): return out
     out.mkdir(parents=True, exist_ok=True)
     lab, x = source_images(n_src)
-    from bengali_fa.synth import PARQUET_SCHEMA
+    from bengali_fa.core import PARQUET_SCHEMA
     labs = []
     for k in range(N_FILES):
         idx = (np.arange(rows) + k * rows) % len(x)  # each file starts where the last ended
@@ -114,7 +114,7 @@ def predict_rates(src, rows, size, bs, tta, compile_):
     import torch
     from bengali_fa.model import BengaliModel
     from bengali_fa.inference import predict_parquets
-    from bengali_fa.synth import PARQUET_SCHEMA
+    from bengali_fa.core import PARQUET_SCHEMA
     f = src/'slice'/'test_image_data_0.parquet'
     if not f.exists():
         f.parent.mkdir(exist_ok=True)

@@ -13,8 +13,9 @@ import numpy as np, pandas as pd, torch
 import pyarrow as pa, pyarrow.parquet as pq
 from PIL import Image
 from tqdm.auto import tqdm
+from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, PARQUET_SCHEMA, TRAIN_COLS, atomic_path
 from .labels import *
-from .synth import IMG_H, IMG_W, N_PIXELS, TRAIN_COLS, RenderConfig, find_fonts, font_family, _pick_fonts, _write_images
+from .synth import RenderConfig, find_fonts, font_family, _pick_fonts, _write_images
 from .loss import IGNORE_INDEX
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.data.core import DataLoaders, TfmdDL
@@ -28,16 +29,14 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.torch_core import TensorImageBW, TensorCategory, default_device
 
 # %% auto #0
-__all__ = ['PIXEL_COLS', 'CACHE_VERSION', 'EXTRA_GRAPHEMES', 'EXTRA_STREAM', 'EXTRA_VERSION', 'check_parquet',
-           'iter_parquet_images', 'ink_bbox', 'crop_resize', 'preprocess_images', 'default_cache_dir', 'ImageCache',
-           'prefetch', 'preprocess', 'read_train_csv', 'label_images', 'stratified_folds', 'grapheme_holdout',
-           'extra_fonts', 'extra_grapheme_set', 'render_extras', 'read_extra_csv', 'StackedImages', 'CacheItems',
-           'BatchDL', 'show_labelled', 'BengaliTfmdDL', 'batch_tfms', 'bengali_dls', 'bengali_datablock']
+__all__ = ['CACHE_VERSION', 'EXTRA_GRAPHEMES', 'EXTRA_STREAM', 'EXTRA_VERSION', 'check_parquet', 'iter_parquet_images',
+           'ink_bbox', 'crop_resize', 'preprocess_images', 'default_cache_dir', 'ImageCache', 'prefetch', 'preprocess',
+           'read_train_csv', 'label_images', 'stratified_folds', 'grapheme_holdout', 'extra_fonts',
+           'extra_grapheme_set', 'render_extras', 'read_extra_csv', 'StackedImages', 'CacheItems', 'BatchDL',
+           'show_labelled', 'BengaliTfmdDL', 'batch_tfms', 'bengali_dls', 'bengali_datablock']
 
 # %% ../nbs/03_data.ipynb #89f358d8
-PIXEL_COLS = [str(i) for i in range(N_PIXELS)]
 _PIXEL_SET, _INDEX_COLS = set(PIXEL_COLS), {'__index_level_0__', 'index', 'Unnamed: 0', ''}
-_SCHEMA = pa.schema([('image_id', pa.string())] + [(c, pa.uint8()) for c in PIXEL_COLS])  # the competition's layout
 
 def _open_parquet(path) -> pq.ParquetFile:
     path = Path(path)
@@ -49,7 +48,7 @@ def _open_parquet(path) -> pq.ParquetFile:
 def _layout_ok(s:pa.Schema) -> bool:
     "One schema comparison (in C++) for the usual file: `image_id` (string), the pixel columns in order, maybe a pandas index last"
     if len(s) == N_PIXELS + 2 and s.names[-1] in _INDEX_COLS: s = s.remove(N_PIXELS + 1)
-    return s.equals(_SCHEMA)
+    return s.equals(PARQUET_SCHEMA)
 
 def check_parquet(path, pf:pq.ParquetFile|None=None) -> int:
     "Validate the columns and dtypes of a competition-layout image file; return its number of rows"
@@ -213,11 +212,11 @@ def preprocess(files, size:int|None=128, threshold:int=80, margin:int=8, edge:in
     n = sum(check_parquet(f, pf) for f, pf in zip(files, pfs))  # validate every file before writing anything
     cache_dir.mkdir(parents=True, exist_ok=True)
     H, W = (IMG_H, IMG_W) if size is None else (size, size)
-    tmp = path.with_name(f'.{path.stem}.{os.getpid()}.partial.npy')
     params, n_workers = dict(size=size, threshold=threshold, margin=margin, edge=edge), _n_workers(n_workers)
     units = _work_units(files, pfs, n_workers)
     del pfs
-    try:
+    # the image file appears last (after its ids), when everything is complete
+    with atomic_path(path) as tmp, atomic_path(path.with_suffix('.ids.npy')) as tmp_ids:
         np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(n, H, W)).flush()  # preallocated; units write disjoint rows
         with tqdm(total=n, desc=f'preprocessing {len(files)} files', unit='img', disable=None if progress else True) as bar:
             if n_workers == 1 or len(units) == 1: parts = [_prep_unit(*u, tmp, chunk_rows, params, bar) for u in units]
@@ -237,11 +236,7 @@ def preprocess(files, size:int|None=128, threshold:int=80, margin:int=8, edge:in
         ids = [i for p in parts for i in p]
         if len(ids) != n: raise ValueError(f"{n} rows expected from the footers of {[f.name for f in files]}, {len(ids)} read")
         if len(set(ids)) != len(ids): raise ValueError(f"duplicate image ids across {[f.name for f in files]}")
-        np.save(tmp.with_suffix('.ids.npy'), np.array(ids))
-        tmp.with_suffix('.ids.npy').rename(path.with_suffix('.ids.npy'))
-        tmp.rename(path)  # the image file appears last, when everything is complete
-    finally:
-        for t in (tmp, tmp.with_suffix('.ids.npy')): t.unlink(missing_ok=True)
+        with open(tmp_ids, 'wb') as f: np.save(f, np.array(ids))
     return _load_cache(path)
 
 # %% ../nbs/03_data.ipynb #a7792d2b
@@ -402,11 +397,8 @@ def render_extras(n:int, # images to render
     df = g.iloc[order].reset_index(drop=True)
     df.insert(0, 'image_id', [f'Extra_{i}' for i in range(n)])
     df['font'] = _pick_fonts(rng, df.grapheme, fonts, fonts)  # only `fonts`: no fallback to any other font
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent/f'.{out.name}.partial-{os.getpid()}'
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    # replace=False: if another process finishes the same renders first, its folder is kept
+    with atomic_path(out, folder=True, replace=False) as tmp:
         t0 = time.time()
         with tqdm(total=n, desc='rendering extra training images', unit='img', disable=None if progress else True) as bar:
             _write_images(df, 'extra', EXTRA_STREAM, tmp, int(seed), cfg, 10_000, 256, None, None, bar)
@@ -415,10 +407,6 @@ def render_extras(n:int, # images to render
             n=int(n), seed=int(seed), graphemes=graphemes if isinstance(graphemes, str) else 'custom', n_graphemes=len(g),
             fonts=[f.name for f in fonts], excluded_fonts=(info or {}).get('test_only_fonts', []), render=asdict(cfg),
             source=str(path) if path is not None else None, seconds=round(time.time() - t0, 2)), indent=1, ensure_ascii=False))
-        try: tmp.rename(out)
-        except OSError:
-            if not (out/'extra.csv').is_file(): raise  # else another process finished the same renders first
-    finally: shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 # %% ../nbs/03_data.ipynb #aa4cd2c7

@@ -14,18 +14,15 @@ import numpy as np, pandas as pd, torch, torch.nn.functional as F
 import pyarrow as pa, pyarrow.parquet as pq
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tqdm.auto import tqdm
+from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, PARQUET_SCHEMA, TRAIN_COLS, atomic_path
 from .labels import *
 
 # %% auto #0
-__all__ = ['IMG_H', 'IMG_W', 'N_PIXELS', 'SRC_HW', 'TRAIN_COLS', 'PARQUET_SCHEMA', 'font_codepoints', 'covers', 'font_problem',
-           'system_font_files', 'font_family', 'find_fonts', 'RenderConfig', 'item_rng', 'glyph_mask', 'warp_batch',
-           'render_batch', 'show_images', 'sample_items', 'images_table', 'test_rows', 'read_pq', 'write_dataset',
-           'synth_cli']
+__all__ = ['SRC_HW', 'font_codepoints', 'covers', 'font_problem', 'system_font_files', 'font_family', 'find_fonts',
+           'RenderConfig', 'item_rng', 'glyph_mask', 'warp_batch', 'render_batch', 'show_images', 'sample_items',
+           'images_table', 'test_rows', 'read_pq', 'write_dataset', 'synth_cli']
 
 # %% ../nbs/02_synth.ipynb #c88a3c16
-IMG_H, IMG_W = 137, 236
-N_PIXELS = IMG_H * IMG_W
-
 @lru_cache
 def _needed_codepoints() -> frozenset:
     s = ''.join(class_map().component)
@@ -231,8 +228,6 @@ def show_images(imgs, titles=None, ncols:int=6, size:float=2.0):
     return fig
 
 # %% ../nbs/02_synth.ipynb #a51a8a12
-TRAIN_COLS = ['image_id', 'grapheme_root', 'vowel_diacritic', 'consonant_diacritic', 'grapheme']
-
 def _pick_fonts(rng, texts, pool, fonts):
     out = []
     for t in texts:
@@ -263,9 +258,6 @@ def sample_items(n_train:int, n_test:int, seed:int, fonts:list, unseen_frac:floa
     return tuple(res)
 
 # %% ../nbs/02_synth.ipynb #16ec4622
-_PIX_COLS = [str(i) for i in range(N_PIXELS)]
-PARQUET_SCHEMA = pa.schema([('image_id', pa.string())] + [(c, pa.uint8()) for c in _PIX_COLS])
-
 def images_table(ids, imgs:np.ndarray) -> pa.Table:
     "A pyarrow table in the competition's parquet layout: `image_id`, then `'0'` ... `'32331'` (uint8)"
     flat = np.ascontiguousarray(imgs.reshape(len(imgs), N_PIXELS).T)  # column-major: one contiguous column each
@@ -349,14 +341,7 @@ def _prepare_out(out:Path, overwrite:bool):
     if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} exists and is not a folder")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"output folder {out} is not empty; pass overwrite=True (--overwrite) to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
 
-def _swap_in(tmp:Path, out:Path):
-    "Move the finished `tmp` folder to `out`, replacing an old one only once the new one is complete"
-    old = out.parent/f'.{out.name}.old-{os.getpid()}'
-    if out.exists(): out.rename(old)
-    tmp.rename(out)
-    if old.exists(): shutil.rmtree(old)
 
 # %% ../nbs/02_synth.ipynb #5d66ed64
 def write_dataset(out, n_train:int=2000, n_test:int=300, seed:int=0, rows_per_file:int=50210, unseen_frac:float=0.1,
@@ -368,9 +353,6 @@ def write_dataset(out, n_train:int=2000, n_test:int=300, seed:int=0, rows_per_fi
     _prepare_out(out, overwrite)
     fonts, skipped = find_fonts(font_dirs, system=system_fonts)
     tr, te = sample_items(n_train, n_test, seed, fonts, unseen_frac, holdout_fonts)
-    tmp = out.parent/f'.{out.name}.partial-{os.getpid()}'
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir()
     pool = None
     try:
         if n_workers:
@@ -380,20 +362,18 @@ def write_dataset(out, n_train:int=2000, n_test:int=300, seed:int=0, rows_per_fi
             # fork (like fastai's DataLoader workers) starts in milliseconds and works from notebooks and stdin
             ctx = mp.get_context('fork' if sys.platform.startswith('linux') else 'spawn')
             pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=init)
-        _write_csvs(tmp, tr, te)
-        t0 = time.time()
-        with tqdm(total=n_train + n_test, desc='rendering', unit='img', disable=None if progress else True) as bar:
-            for df, split, stream in ((tr, 'train', 0), (te, 'test', 1)):
-                _write_images(df, split, stream, tmp, seed, cfg, rows_per_file, chunk_size, row_group_size, pool, bar)
-        info = dict(generator='bengali_fa.synth', seed=seed, n_train=n_train, n_test=n_test, rows_per_file=rows_per_file,
-                    unseen_frac=unseen_frac, holdout_fonts=holdout_fonts, render=asdict(cfg),
-                    train_fonts=sorted({Path(f).name for f in tr.font}),
-                    test_only_fonts=sorted({Path(f).name for f in te.font} - {Path(f).name for f in tr.font}),
-                    skipped_fonts={str(p): w for p, w in skipped.items()}, seconds=round(time.time() - t0, 2))
-        (tmp/'synth_info.json').write_text(json.dumps(info, indent=1, ensure_ascii=False))
-        _swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
+        with atomic_path(out, folder=True) as tmp:  # `out` appears (or replaces the old set) only when complete
+            _write_csvs(tmp, tr, te)
+            t0 = time.time()
+            with tqdm(total=n_train + n_test, desc='rendering', unit='img', disable=None if progress else True) as bar:
+                for df, split, stream in ((tr, 'train', 0), (te, 'test', 1)):
+                    _write_images(df, split, stream, tmp, seed, cfg, rows_per_file, chunk_size, row_group_size, pool, bar)
+            info = dict(generator='bengali_fa.synth', seed=seed, n_train=n_train, n_test=n_test, rows_per_file=rows_per_file,
+                        unseen_frac=unseen_frac, holdout_fonts=holdout_fonts, render=asdict(cfg),
+                        train_fonts=sorted({Path(f).name for f in tr.font}),
+                        test_only_fonts=sorted({Path(f).name for f in te.font} - {Path(f).name for f in tr.font}),
+                        skipped_fonts={str(p): w for p, w in skipped.items()}, seconds=round(time.time() - t0, 2))
+            (tmp/'synth_info.json').write_text(json.dumps(info, indent=1, ensure_ascii=False))
     finally:
         if pool is not None: pool.shutdown(cancel_futures=True)
     return out
