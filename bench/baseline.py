@@ -14,7 +14,7 @@ import argparse, json, os, sys, tempfile, time, platform, contextlib, io
 from pathlib import Path
 import numpy as np, torch
 
-TINY = ['data.n_train=300', 'data.n_test=40', 'data.size=32', 'data.extra_renders=0', 'train.bs=32', 'train.epochs=3']
+from bengali_fa.test_utils import TINY  # the tiny config, as the training notebook trains it
 SEEDS, MARGIN = (0, 1, 2), 0.02
 OUT = Path(__file__).parent/'results'/'baseline.json'
 

@@ -1,0 +1,48 @@
+"""Keep the committed outputs of notebooks small: `python tools/shrink_outputs.py nbs/*.ipynb`.
+
+Run after `nbdev-test --save` (which writes the outputs of a successful run back into the notebooks), then `nbdev-clean`.
+- PNG outputs are downscaled to at most `--max-width` pixels wide and stored with a 16-colour palette: the pictures of
+  noisy synthetic images take 15-30 KB instead of 150-250 KB, and plots a few KB.
+- Outputs of `#| hide` cells (tests) and stderr streams (warnings, which name this machine's font files) are dropped:
+  the docs never show them, and they would only add noise to every diff.
+"""
+import argparse, base64, io, json, re
+from pathlib import Path
+from PIL import Image
+
+def shrink_png(b64:str, max_width:int=600, colors:int=16) -> str:
+    "A base64 PNG, downscaled to `max_width` and quantized to `colors`; the original when that is not smaller"
+    im = Image.open(io.BytesIO(base64.b64decode(b64))).convert('RGB')
+    if im.width > max_width: im = im.resize((max_width, round(im.height * max_width / im.width)), Image.LANCZOS)
+    out = io.BytesIO(); im.quantize(colors, method=Image.Quantize.MEDIANCUT).save(out, 'PNG', optimize=True)
+    new = base64.b64encode(out.getvalue()).decode()
+    return new if len(new) < len(b64) else b64
+
+def _hidden(src:str) -> bool: return re.search(r'^#\|\s*hide\s*$', src, re.M) is not None
+
+def shrink_nb(path, max_width:int=600) -> tuple:
+    "Shrink the outputs of the notebook at `path` in place; (bytes before, bytes after)"
+    path = Path(path); text = path.read_text(); nb = json.loads(text)
+    for c in nb['cells']:
+        if c['cell_type'] != 'code': continue
+        if _hidden(''.join(c['source'])): c['outputs'] = []; continue
+        outs = []
+        for o in c.get('outputs', []):
+            if o.get('output_type') == 'stream' and o.get('name') == 'stderr': continue
+            d = o.get('data', {})
+            if 'image/png' in d:
+                png = d['image/png']; png = ''.join(png) if isinstance(png, list) else png
+                d['image/png'] = shrink_png(png.replace('\n', ''), max_width)
+            outs.append(o)
+        c['outputs'] = outs
+    new = json.dumps(nb, indent=1, ensure_ascii=False) + '\n'
+    path.write_text(new)
+    return len(text.encode()), len(new.encode())
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('notebooks', nargs='+'); ap.add_argument('--max-width', type=int, default=600)
+    a = ap.parse_args()
+    for p in a.notebooks:
+        before, after = shrink_nb(p, a.max_width)
+        print(f'{p}: {before / 1024:.0f} KB -> {after / 1024:.0f} KB')
