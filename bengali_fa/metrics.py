@@ -19,6 +19,7 @@ __all__ = ['WEIGHTS', 'macro_recall', 'competition_score', 'MacroRecall', 'Compe
 # %% ../nbs/05_metrics.ipynb #336c419f
 WEIGHTS = {'grapheme_root': 2, 'vowel_diacritic': 1, 'consonant_diacritic': 1}
 
+# %% ../nbs/05_metrics.ipynb #fd116020
 def macro_recall(y_true, y_pred) -> float:
     "Macro-averaged recall over the labels present in `y_true` or `y_pred` (as sklearn's `recall_score(average='macro')`)"
     t, p = np.asarray(y_true).ravel().astype(np.int64), np.asarray(y_pred).ravel().astype(np.int64)
@@ -31,6 +32,7 @@ def macro_recall(y_true, y_pred) -> float:
     rec = np.divide(tp, support, out=np.zeros(n), where=support > 0)
     return float(rec[present].mean())
 
+# %% ../nbs/05_metrics.ipynb #559a098d
 def competition_score(y_true, y_pred) -> float:
     "The competition score of two (n, 3) integer arrays in (root, vowel, consonant) order"
     t, p = np.asarray(y_true), np.asarray(y_pred)
@@ -46,6 +48,7 @@ class _Accum(Metric):
         self.targs.append(learn.to_detach(torch.stack([y for y in learn.yb[:3]], 1)))
     def _arrays(self): return torch.cat(self.targs).numpy(), torch.cat(self.preds).numpy()
 
+# %% ../nbs/05_metrics.ipynb #dde801ed
 class MacroRecall(_Accum):
     "Macro recall of one component over the whole validation set"
     def __init__(self, component:str):
@@ -58,6 +61,7 @@ class MacroRecall(_Accum):
         if not self.targs: return None
         t, p = self._arrays(); return macro_recall(t[:, self.k], p[:, self.k])
 
+# %% ../nbs/05_metrics.ipynb #469fb15a
 class CompetitionScore(_Accum):
     "The competition score (macro recalls weighted 2:1:1) over the whole validation set"
     name = 'score'
@@ -66,6 +70,7 @@ class CompetitionScore(_Accum):
         if not self.targs: return None
         return competition_score(*self._arrays())
 
+# %% ../nbs/05_metrics.ipynb #50155f8d
 def bengali_metrics() -> list:
     "The three recalls and the competition score, for `Learner(metrics=...)`"
     return [MacroRecall(c) for c in COMPONENTS] + [CompetitionScore()]
@@ -75,6 +80,7 @@ def is_distributed() -> bool:
     "Whether this process is one rank of several in an initialized process group (torchrun, `accelerate launch`)"
     return num_distrib() > 1 and torch.distributed.is_available() and torch.distributed.is_initialized()
 
+# %% ../nbs/05_metrics.ipynb #e230687e
 def _cpu_broadcast():
     "Let fastai's `DistributedDL` broadcast its indices on the CPU when the group's backend is not NCCL (gloo)"
     from fastai.distributed import DistributedDL

@@ -15,8 +15,8 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.vision.models import xresnet
 
 # %% auto #0
-__all__ = ['load_state_dict', 'adapt_rgb', 'xresnet_body', 'hub_weights', 'timm_body', 'efficientnet_pytorch_to_timm',
-           'convert_efficientnet_pytorch', 'Head', 'BengaliModel', 'bengali_splitter']
+__all__ = ['load_state_dict', 'adapt_rgb', 'xresnet_body', 'hub_weights', 'timm_body', 'Head', 'BengaliModel', 'bengali_splitter',
+           'efficientnet_pytorch_to_timm', 'convert_efficientnet_pytorch']
 
 # %% ../nbs/04_model.ipynb #50309489
 def load_state_dict(path) -> dict:
@@ -31,6 +31,7 @@ def load_state_dict(path) -> dict:
     sd = torch.load(path, map_location='cpu', weights_only=True)
     return sd.get('state_dict', sd.get('model', sd)) if isinstance(sd, dict) else sd
 
+# %% ../nbs/04_model.ipynb #e40a717f
 def adapt_rgb(sd:dict, model:nn.Module) -> dict:
     "Sum 3-channel input-conv weights of `sd` where `model` expects 1 channel"
     own = model.state_dict()
@@ -42,15 +43,19 @@ def xresnet_body(arch:str='xresnet18', pretrained=None):
     "A fastai xresnet without its head, with a one-channel stem: (body, n_features, n_stem_modules)"
     if not arch.startswith('xresnet') or not hasattr(xresnet, arch): raise ValueError(f"unknown xresnet {arch!r}")
     m = getattr(xresnet, arch)(c_in=1, n_out=1000)
+    layers = list(m.children())  # stem convs, max pool, 4 stages, then pool, flatten, dropout and the classifier
     if pretrained is True: raise ValueError("xresnet has no hub pretrained weights: pass the path of a local weights file")
     if pretrained:
         sd = adapt_rgb(load_state_dict(pretrained), m)
         missing, unexpected = m.load_state_dict(sd, strict=False)
-        if [k for k in missing if not k.startswith('11.')] or unexpected:  # 11 = the classifier, which we drop
+        classifier = f'{len(layers) - 1}.'  # which we drop, so a file may leave it out
+        if [k for k in missing if not k.startswith(classifier)] or unexpected:
             raise ValueError(f"{pretrained}: does not match {arch} (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    body = nn.Sequential(*list(m.children())[:-4])  # drop pool, flatten, dropout, linear
-    return body, body[-1][-1].convpath[-1][0].out_channels, 4  # stem = 3 conv layers + max pool
+    first = lambda cls: next(i for i, l in enumerate(layers) if isinstance(l, cls))
+    body = nn.Sequential(*layers[:first(nn.AdaptiveAvgPool2d)])
+    return body, layers[-1].in_features, first(nn.MaxPool2d) + 1
 
+# %% ../nbs/04_model.ipynb #1edf4bde
 def hub_weights(arch:str) -> Path:
     "The file of timm `arch`'s default pretrained weights: downloaded from the Hugging Face hub, or the local cache's copy offline"
     import timm, huggingface_hub
@@ -73,6 +78,7 @@ def hub_weights(arch:str) -> Path:
         f"the file that hf_hub_download('{repo}', 'model.safetensors') saves on a machine that is online, or copy that "
         f"machine's Hugging Face cache (HF_HOME).") from err
 
+# %% ../nbs/04_model.ipynb #4c5427e3
 def timm_body(arch:str, pretrained=None):
     "Any timm model as a one-channel feature extractor: (body, n_features, stem parameter names)"
     import timm
@@ -86,6 +92,41 @@ def timm_body(arch:str, pretrained=None):
     else: m = timm.create_model(arch, pretrained=False, **kw)
     groups = group_parameters(m, m.group_matcher(coarse=True))
     return m, m.num_features, set(groups[min(groups)])
+
+# %% ../nbs/04_model.ipynb #de42002b
+class Head(nn.Sequential):
+    "Pooling ('concat' = max and average, or 'avg'), dropout and a linear layer"
+    def __init__(self, n_in:int, n_out:int, pool:str='concat', dropout:float=0.25):
+        if pool not in ('concat', 'avg'): raise ValueError(f"pool must be 'concat' or 'avg', got {pool!r}")
+        p = AdaptiveConcatPool2d(1) if pool == 'concat' else nn.AdaptiveAvgPool2d(1)
+        super().__init__(p, nn.Flatten(), nn.Dropout(dropout), nn.Linear(n_in * (2 if pool == 'concat' else 1), n_out))
+
+# %% ../nbs/04_model.ipynb #bab13c58
+class BengaliModel(nn.Module):
+    "A body and one head per target; returns logits (root, vowel, consonant[, grapheme])"
+    def __init__(self, arch:str='xresnet18', pretrained=None, grapheme_head:bool=False, pool:str='concat', dropout:float=0.25):
+        super().__init__()
+        self.arch, self.pretrained = arch, bool(pretrained)  # the schedule follows the weights (learner.fit_bengali)
+        if arch.startswith('xresnet'):
+            self.body, nf, n_stem = xresnet_body(arch, pretrained)
+            self.stem_names = {f'body.{n}' for n, _ in self.body[:n_stem].named_parameters()}
+        else:
+            self.body, nf, stem = timm_body(arch, pretrained)
+            self.stem_names = {f'body.{n}' for n in stem}
+        sizes = list(N_CLASSES.values()) + ([N_GRAPHEMES] if grapheme_head else [])
+        self.heads = nn.ModuleList(Head(nf, n, pool, dropout) for n in sizes)
+    def forward(self, x):
+        f = self.body(x)
+        return tuple(h(f) for h in self.heads)
+
+# %% ../nbs/04_model.ipynb #9a8afba1
+def bengali_splitter(m:BengaliModel) -> list:
+    "Parameter groups [stem, rest of the body, heads] for freeze/unfreeze and `lr=slice(lo, hi)`"
+    named = dict(m.named_parameters())
+    stem = [p for n, p in named.items() if n in m.stem_names]
+    heads = list(m.heads.parameters())
+    ids = {id(p) for p in stem + heads}
+    return [stem, [p for n, p in named.items() if n.startswith('body.') and id(p) not in ids], heads]
 
 # %% ../nbs/04_model.ipynb #16d7fc36
 _EP_TOP = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head', '_bn1': 'bn2', '_fc': 'classifier'}
@@ -119,6 +160,7 @@ def efficientnet_pytorch_to_timm(sd:dict, arch:str) -> dict:
                                           f"{len(missing)} missing {missing[:3]}")
     return out
 
+# %% ../nbs/04_model.ipynb #04d62f73
 def convert_efficientnet_pytorch(src, arch:str, dst) -> Path:
     "Convert the efficientnet_pytorch-family checkpoint `src` to a timm `arch` `.safetensors` file `dst` (for `pretrained=dst`)"
     from safetensors.torch import save_file
@@ -126,36 +168,3 @@ def convert_efficientnet_pytorch(src, arch:str, dst) -> Path:
     dst = Path(dst); dst.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in sd.items()}, str(dst), metadata={'arch': arch, 'source': Path(src).name})
     return dst
-
-# %% ../nbs/04_model.ipynb #de42002b
-class Head(nn.Sequential):
-    "Pooling ('concat' = max and average, or 'avg'), dropout and a linear layer"
-    def __init__(self, n_in:int, n_out:int, pool:str='concat', dropout:float=0.25):
-        if pool not in ('concat', 'avg'): raise ValueError(f"pool must be 'concat' or 'avg', got {pool!r}")
-        p = AdaptiveConcatPool2d(1) if pool == 'concat' else nn.AdaptiveAvgPool2d(1)
-        super().__init__(p, nn.Flatten(), nn.Dropout(dropout), nn.Linear(n_in * (2 if pool == 'concat' else 1), n_out))
-
-class BengaliModel(nn.Module):
-    "A body and one head per target; returns logits (root, vowel, consonant[, grapheme])"
-    def __init__(self, arch:str='xresnet18', pretrained=None, grapheme_head:bool=False, pool:str='concat', dropout:float=0.25):
-        super().__init__()
-        self.arch, self.pretrained = arch, bool(pretrained)  # the schedule follows the weights (learner.fit_bengali)
-        if arch.startswith('xresnet'):
-            self.body, nf, n_stem = xresnet_body(arch, pretrained)
-            self.stem_names = {f'body.{n}' for n, _ in self.body[:n_stem].named_parameters()}
-        else:
-            self.body, nf, stem = timm_body(arch, pretrained)
-            self.stem_names = {f'body.{n}' for n in stem}
-        sizes = list(N_CLASSES.values()) + ([N_GRAPHEMES] if grapheme_head else [])
-        self.heads = nn.ModuleList(Head(nf, n, pool, dropout) for n in sizes)
-    def forward(self, x):
-        f = self.body(x)
-        return tuple(h(f) for h in self.heads)
-
-def bengali_splitter(m:BengaliModel) -> list:
-    "Parameter groups [stem, rest of the body, heads] for freeze/unfreeze and `lr=slice(lo, hi)`"
-    named = dict(m.named_parameters())
-    stem = [p for n, p in named.items() if n in m.stem_names]
-    heads = list(m.heads.parameters())
-    ids = {id(p) for p in stem + heads}
-    return [stem, [p for n, p in named.items() if n.startswith('body.') and id(p) not in ids], heads]

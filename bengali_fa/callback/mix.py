@@ -8,9 +8,11 @@ Docs: https://bengali-fa.github.io/bengali_fa/callback.mix.html.md"""
 from __future__ import annotations
 import torch
 from torch import Tensor
+from fastcore.basics import patch
 from ..labels import compose, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.core import Callback
+    from fastai.callback.training import GradientAccumulation
     from fastai.layers import NoneReduce
 
 # %% auto #0
@@ -23,6 +25,7 @@ def sample_lam(alpha:float, n:int, device=None) -> Tensor:
     a = torch.full((n,), float(alpha), device=device)
     return torch.distributions.Beta(a, a).sample()
 
+# %% ../../nbs/07_callback.mix.ipynb #2db1f852
 def cut_boxes(lam:Tensor, cy:Tensor, cx:Tensor, H:int, W:int) -> Tensor:
     "Boxes (n, 4) as (y1, x1, y2, x2), end exclusive: a fraction `1 - lam` of an `H` x `W` image centred at (`cy`, `cx`), clipped"
     r = (1 - lam.float()).clamp(0, 1).sqrt()
@@ -30,10 +33,12 @@ def cut_boxes(lam:Tensor, cy:Tensor, cx:Tensor, H:int, W:int) -> Tensor:
     y1, x1 = cy.long() - h // 2, cx.long() - w // 2
     return torch.stack([y1.clamp(0, H), x1.clamp(0, W), (y1 + h).clamp(0, H), (x1 + w).clamp(0, W)], 1)
 
+# %% ../../nbs/07_callback.mix.ipynb #a29942e7
 def box_lam(boxes:Tensor, H:int, W:int) -> Tensor:
     "The CutMix lambda of each clipped box: 1 - box area / image area"
     return 1 - ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).float() / (H * W)
 
+# %% ../../nbs/07_callback.mix.ipynb #1fb1541f
 def box_mask(boxes:Tensor, H:int, W:int) -> Tensor:
     "Boolean masks (n, 1, H, W), True inside each box"
     ys, xs = torch.arange(H, device=boxes.device), torch.arange(W, device=boxes.device)
@@ -53,7 +58,7 @@ def mix_loss(loss_func, pred, yb:tuple, yb_perm:tuple, lam:Tensor) -> Tensor:
 # %% ../../nbs/07_callback.mix.ipynb #224fe8e5
 class MixOrCut(Callback):
     "MixUp or CutMix, chosen per batch or per sample, for batches `(x, *targets)` of a multi-head model"
-    run_valid, order = False, 5
+    run_valid, order = False, GradientAccumulation.order - 1  # its loss replaced before gradient accumulation and mixed precision see it
     def __init__(self, mix_alpha:float=0.4, # MixUp's Beta(alpha, alpha)
                  cut_alpha:float=1., # CutMix's Beta(alpha, alpha)
                  switch_prob:float=0.5, # probability of CutMix instead of MixUp
@@ -107,10 +112,12 @@ class MixOrCut(Callback):
     def after_batch(self): self.mixing, self.perm, self.yb_perm, self.lam = False, None, None, None
     def after_fit(self): self.after_batch()
 
+# %% ../../nbs/07_callback.mix.ipynb #b994694a
 class MultiMixUp(MixOrCut):
     "MixUp for batches `(x, *targets)`: per-sample lambdas `max(lam, 1 - lam)`, lam ~ Beta(alpha, alpha)"
     def __init__(self, alpha:float=0.4, stop_epochs:int=0): super().__init__(mix_alpha=alpha, switch_prob=0., stop_epochs=stop_epochs)
 
+# %% ../../nbs/07_callback.mix.ipynb #679a6fe2
 class MultiCutMix(MixOrCut):
     "CutMix for batches `(x, *targets)`: one box per sample (or per batch), lambda from the clipped box area"
     def __init__(self, alpha:float=1., per_sample:bool=True, stop_epochs:int=0):
@@ -119,6 +126,7 @@ class MultiCutMix(MixOrCut):
 # %% ../../nbs/07_callback.mix.ipynb #2f3cff9e
 MIX_KINDS = ('none', 'mixup', 'cutmix', 'both')
 
+# %% ../../nbs/07_callback.mix.ipynb #3e72fdb6
 def mix_callback(kind:str='none', # 'none', 'mixup', 'cutmix' or 'both'
                  alpha:float=0.4, # MixUp's Beta(alpha, alpha)
                  switch_prob:float=0.5, # with 'both': probability of CutMix instead of MixUp
@@ -144,8 +152,9 @@ def show_mix(x:Tensor, yb:tuple, yb_perm:tuple, lam:Tensor, max_n:int=6, ncols:i
     g = lambda ys, k: compose(*(int(y[k]) for y in ys[:3]))
     return show_images(imgs, [f'{g(yb, k)} {float(lam[k]):.2f}+{g(yb_perm, k)}' for k in range(n)], ncols=ncols, size=size)
 
-def _show_batch(self:MixOrCut, b:tuple, max_n:int=6, ncols:int=3, **kwargs):
+# %% ../../nbs/07_callback.mix.ipynb #1942f86f
+@patch
+def show_batch(self:MixOrCut, b:tuple, max_n:int=6, ncols:int=3, **kwargs):
     "Mix batch `b` (from `dls.one_batch()`) as in training and show it"
     x, yb_perm, lam = self.mix(b[0], b[1:])
     return show_mix(x, b[1:], yb_perm, lam, max_n=max_n, ncols=ncols, **kwargs)
-MixOrCut.show_batch = _show_batch

@@ -12,7 +12,8 @@ import torch, torch.nn as nn
 from ..labels import third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.core import Callback
-    from fastai.callback.schedule import LRFinder
+    from fastai.callback.fp16 import AMPMode, MixedPrecision
+    from fastai.callback.schedule import LRFinder, ParamScheduler
     import fastai.callback.progress  # Learner.no_bar
     from fastai.torch_core import get_model, rank_distrib, distrib_barrier
 from ..metrics import is_distributed, sharded
@@ -33,6 +34,7 @@ def average_state(avg:dict|None, model:nn.Module, n:int) -> dict:
             else: avg[k].copy_(v)
     return avg
 
+# %% ../../nbs/08_callback.swa.ipynb #62633b46
 def load_state(model:nn.Module, sd:dict):
     "Copy `sd` into `model`'s parameters and buffers in place, cast to their dtypes"
     with torch.no_grad():
@@ -68,6 +70,20 @@ def save_state(sd:dict, path) -> Path:
     os.replace(tmp, path)
     return path
 
+# %% ../../nbs/08_callback.swa.ipynb #2919c086
+def _save_path(learn, save) -> Path:
+    "`save` as a file path when it has a suffix, else a name in `learn.path/learn.model_dir` (like `learn.save`)"
+    p = Path(save)
+    return p if p.suffix else Path(learn.path)/learn.model_dir/f'{save}.pth'
+
+def _save_rank0(sd:dict, path) -> Path:
+    "`save_state` by rank 0 alone; every rank returns once the file is there"
+    path = Path(path)
+    if rank_distrib() == 0: save_state(sd, path)
+    distrib_barrier()
+    return path
+
+# %% ../../nbs/08_callback.swa.ipynb #9deba0c8
 def _cpu_copy(sd:dict|None) -> dict|None: return None if sd is None else {k: v.detach().to('cpu', copy=True) for k, v in sd.items()}
 def _on_device(sd:dict|None, model:nn.Module) -> dict|None:
     "A copy of `sd` with each tensor on the device of the model's tensor of the same name"
@@ -87,30 +103,20 @@ def _mean_bn_stats(model:nn.Module):
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
             for t in (m.running_mean, m.running_var): torch.distributed.all_reduce(t); t /= torch.distributed.get_world_size()
 
-def _save_rank0(sd:dict, path) -> Path:
-    "`save_state` by rank 0 alone; every rank returns once the file is there"
-    path = Path(path)
-    if rank_distrib() == 0: save_state(sd, path)
-    distrib_barrier()
-    return path
-
+# %% ../../nbs/08_callback.swa.ipynb #15d40a82
 def _lr_finding(learn): return any(isinstance(cb, LRFinder) for cb in learn.cbs)
+def _amp_cbs(learn) -> list: return [cb for cb in learn.cbs if isinstance(cb, MixedPrecision)]
 
 def _amp_dtype(learn):
     "The autocast dtype of fastai's `MixedPrecision` callback, if the learner has one on a GPU"
-    mp = next((cb for cb in learn.cbs if type(cb).__name__ == 'MixedPrecision'), None)
+    mp = next(iter(_amp_cbs(learn)), None)
     if mp is None or next(learn.model.parameters()).device.type != 'cuda': return None
-    return torch.bfloat16 if str(getattr(mp.amp_mode, 'value', mp.amp_mode)) == 'bf16' else torch.float16
-
-def _save_path(learn, save) -> Path:
-    "`save` as a file path when it has a suffix, else a name in `learn.path/learn.model_dir` (like `learn.save`)"
-    p = Path(save)
-    return p if p.suffix else Path(learn.path)/learn.model_dir/f'{save}.pth'
+    return torch.bfloat16 if mp.amp_mode == AMPMode.BF16 else torch.float16
 
 # %% ../../nbs/08_callback.swa.ipynb #a34384b1
 class SWA(Callback):
     "Stochastic weight averaging of the weights at the end of each epoch from `start_epoch`; BatchNorm update, validation and saving after fit"
-    order = 65  # after ParamScheduler (60), so that its learning rate wins
+    order = ParamScheduler.order + 5  # after ParamScheduler, so that its learning rate wins
     def __init__(self, start_epoch:int, # first averaged epoch of a fit, from 0
                  lr:float|None=None, # constant learning rate after the anneal; None: keep the fit's schedule
                  anneal_epochs:int=1, # epochs from the scheduled learning rate to `lr`
@@ -171,7 +177,7 @@ class SWA(Callback):
         "Validation loss and metrics of the model as it is (one pass, without fastai's fit events)"
         learn, rec = self.learn, getattr(self.learn, 'recorder', None)
         # fastai's MixedPrecision has already torn down its autocast in its after_fit: autocast here instead
-        mps, dt = [cb for cb in learn.cbs if type(cb).__name__ == 'MixedPrecision'], _amp_dtype(learn)
+        mps, dt = _amp_cbs(learn), _amp_dtype(learn)
         with learn.no_bar(), learn.removed_cbs(mps), torch.autocast('cuda', dtype=dt, enabled=dt is not None):
             if is_distributed(): _, _, losses = learn.get_preds(dl=sharded(learn.dls.valid), reorder=False, inner=True, with_loss=True)
             else: _, _, losses = learn.get_preds(inner=True, with_loss=True)
@@ -182,7 +188,7 @@ class SWA(Callback):
 # %% ../../nbs/08_callback.swa.ipynb #ed722c59
 class EMA(Callback):
     "Exponential moving average of the weights and BatchNorm buffers, updated after every optimizer step"
-    order = 65
+    order = SWA.order  # after ParamScheduler, as SWA
     def __init__(self, decay:float=0.999, # decay per optimizer step
                  warmup:bool=True, # decay min(decay, (1 + t) / (10 + t)) at step t
                  validate:bool=True, # validate with the averaged weights during the fit
@@ -249,6 +255,7 @@ class EMA(Callback):
 # %% ../../nbs/08_callback.swa.ipynb #94bb9141
 SWA_KINDS = ('none', 'swa', 'ema')
 
+# %% ../../nbs/08_callback.swa.ipynb #5092f5e2
 def swa_callback(kind:str='none', # 'none', 'swa' or 'ema'
                  start_epoch:int=1, # SWA: first averaged epoch of each fit long enough (from 0)
                  lr:float|None=None, # SWA: constant learning rate from `start_epoch` (after the anneal); None: the fit's schedule
