@@ -9,6 +9,7 @@ from __future__ import annotations
 import math, os
 from pathlib import Path
 import torch, torch.nn as nn
+from ..core import atomic_path
 from ..labels import third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.core import Callback
@@ -64,11 +65,8 @@ def update_bn(model:nn.Module, dl, autocast_dtype:torch.dtype|None=None) -> int:
 # %% ../../nbs/08_callback.swa.ipynb #4692083e
 def save_state(sd:dict, path) -> Path:
     "Save state dict `sd` (as CPU tensors) to `path` through a temporary file"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    torch.save({k: v.detach().cpu() for k, v in sd.items()}, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp: torch.save({k: v.detach().cpu() for k, v in sd.items()}, tmp)
+    return Path(path)
 
 # %% ../../nbs/08_callback.swa.ipynb #2919c086
 def _save_path(learn, save) -> Path:
