@@ -54,7 +54,7 @@ def build_wheel(out_dir) -> Path:
         z.writestr(zipfile.ZipInfo(f'{di}/RECORD', (2000, 1, 1, 0, 0, 0)), '\n'.join(record + [f'{di}/RECORD,,']) + '\n')
     return whl
 
-# %% ../nbs/13_kaggle.ipynb #d042654b
+# %% ../nbs/13_kaggle.ipynb #95a3de02
 KAGGLE_DATA, KAGGLE_OUT = '/kaggle/input/bengaliai-cv19', '/kaggle/working/submission.csv'  # the competition's input folder, the kernel's output file
 
 def kaggle_predict(argv:list|None=None, # predict.py's arguments: any flags of `bengali-fa-predict`; default: `sys.argv[1:]`
@@ -103,7 +103,7 @@ def main(argv=None):
 if __name__ == '__main__': main()
 '''
 
-# %% ../nbs/13_kaggle.ipynb #adb2de5f
+# %% ../nbs/13_kaggle.ipynb #1a06876c
 _KAGGLE_README = """# bengali_fa model for offline Kaggle inference
 
 - `bengali_fa-{ver}-py3-none-any.whl`: the library (pure Python; it needs torch, fastai, timm, pandas, pyarrow, which Kaggle has)
@@ -141,7 +141,7 @@ def kaggle_bundle(model, # a bundle folder (or a run folder holding `bundle/`), 
                                                            policy=' at '.join(str(v) for v in bundle_policy(meta) if v is not None)), encoding='utf-8')
     return out
 
-# %% ../nbs/13_kaggle.ipynb #41613f72
+# %% ../nbs/13_kaggle.ipynb #07858a81
 def _kaggle_bundle_cmd(model:Annotated[str, 'model bundle folder, or a training run folder that holds bundle/', {'opt': True, 'required': True}],
                        out:Annotated[str, 'the folder to write', {'opt': True, 'required': True}],
                        overwrite:bool=False): # replace an existing Kaggle bundle folder

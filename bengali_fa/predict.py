@@ -39,7 +39,7 @@ def tta_views(tta=False) -> list:
     if not views or any(len(v) != 3 or v[2] <= 0 for v in views): raise ValueError(f"tta views must be (dx, dy, scale) with scale > 0, got {tta}")
     return views
 
-# %% ../nbs/12_predict.ipynb #32b9d441
+# %% ../nbs/12_predict.ipynb #84b2c765
 def tta_transform(x:torch.Tensor, dx:float=0., dy:float=0., scale:float=1.) -> torch.Tensor:
     "Shift images `x` (n, c, H, W; background 0) by `dx`, `dy` (fractions of width, height; + is right, down) and zoom by `scale`"
     if (dx, dy, scale) == (0, 0, 1): return x
@@ -57,17 +57,17 @@ def grapheme_components() -> torch.Tensor:
     return _GC
 _GC = None
 
-# %% ../nbs/12_predict.ipynb #88ab4e3c
+# %% ../nbs/12_predict.ipynb #b3a17998
 def unseen_score(p_grapheme):
     "1 - the largest grapheme probability of each image (n, 1295): high for graphemes the model does not know"
     return 1 - p_grapheme.max(-1) if isinstance(p_grapheme, np.ndarray) else 1 - p_grapheme.max(-1).values
 
-# %% ../nbs/12_predict.ipynb #960ff991
+# %% ../nbs/12_predict.ipynb #137db1b2
 def energy_score(logits):
     "Energy of the grapheme logits (n, 1295), -logsumexp: high for graphemes the model does not know"
     return -torch.logsumexp(torch.as_tensor(logits).float(), -1).numpy() if isinstance(logits, np.ndarray) else -torch.logsumexp(logits.float(), -1)
 
-# %% ../nbs/12_predict.ipynb #8a8a0026
+# %% ../nbs/12_predict.ipynb #241eaf34
 def calibrate_threshold(scores, # unseen scores of images whose graphemes were held out of training (a grapheme holdout)
                         known_rate:float=0.05 # the fraction of them allowed below the threshold (taken as known)
                        ) -> float:
@@ -77,7 +77,7 @@ def calibrate_threshold(scores, # unseen scores of images whose graphemes were h
     if not 0 <= known_rate < 1: raise ValueError(f"known_rate must be in [0, 1), got {known_rate}")
     return float(s[int(np.floor(known_rate * len(s)))])
 
-# %% ../nbs/12_predict.ipynb #67a7a23f
+# %% ../nbs/12_predict.ipynb #802f283e
 def _check_policy(policy, threshold):
     if policy not in POLICIES: raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     if policy != 'components':
@@ -116,7 +116,7 @@ def bundle_policy(meta:dict) -> tuple:
     if name != 'components' and not meta.get('grapheme_head'): raise ValueError(f"bundle.json: policy {name!r} needs a model with a grapheme head")
     return name, (None if thr is None else float(thr))
 
-# %% ../nbs/12_predict.ipynb #416354ca
+# %% ../nbs/12_predict.ipynb #8587c946
 def set_bundle_policy(path, # a bundle folder (or a run folder holding `bundle/`)
                       policy:str, # one of `POLICIES`
                       threshold:float|None=None, # the calibrated unseen-score threshold (`calibrate_threshold`); not for 'components'
@@ -166,7 +166,7 @@ def parquet_files(files) -> list:
     if not out: raise ValueError("no parquet files given")
     return out
 
-# %% ../nbs/12_predict.ipynb #afca74f7
+# %% ../nbs/12_predict.ipynb #b5c702a7
 def _default_device(): return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 def _predict_batch(model, x, views, mean, std, dev, amp) -> list:
@@ -331,7 +331,7 @@ def score_submission(submission, solution) -> dict:
         for k, rows in (('seen', seen), ('unseen', ~seen)): res[k] = _score(t, p, comp, rows) if rows.any() else None
     return res
 
-# %% ../nbs/12_predict.ipynb #c9913853
+# %% ../nbs/12_predict.ipynb #00c1d867
 def format_score(r:dict) -> str:
     "One line `score=... root=... vowel=... consonant=... [seen=... unseen=...]` of a `score_submission` result"
     s = ' '.join(f'{k}={r[k]:.4f}' for k in ('score', 'root', 'vowel', 'consonant'))
@@ -339,7 +339,7 @@ def format_score(r:dict) -> str:
         if k in r: s += f" {k}=" + ('nan' if r[k] is None else f"{r[k]['score']:.4f}")
     return s
 
-# %% ../nbs/12_predict.ipynb #4fc2f306
+# %% ../nbs/12_predict.ipynb #72f264e2
 def call_cli(func, # a function whose signature (with docments) is the command line, as fastcore's `call_parse` reads it
              argv:list|None=None, # the arguments; default: `sys.argv[1:]`
              prog:str|None=None, # the command's name in usage and messages
@@ -392,7 +392,7 @@ def predict_submission(model:Annotated[str, 'model bundle folder, or a training 
     if (sol := data/'test_solution.csv').exists(): print(format_score(score_submission(sub, sol)))
     return sub
 
-# %% ../nbs/12_predict.ipynb #a8577c57
+# %% ../nbs/12_predict.ipynb #a21f3cb1
 def predict_cli(argv:list|None=None, # the arguments; default: `sys.argv[1:]`
                 prog:str='bengali-fa-predict', # the command's name in usage and messages
                 **defaults): # other defaults for its flags, e.g. a Kaggle kernel's paths (`kaggle_predict`)
