@@ -42,7 +42,7 @@ def main():
     from bengali_fa.train import train, train_config
     from bengali_fa.synth import write_dataset
     from bengali_fa.data import preprocess
-    from bengali_fa.inference import predict_parquets
+    from bengali_fa.predict import predict_parquets
     cfg = train_config(a.override)
     cache = Path(os.environ['BENGALI_FA_CACHE'])/'bench'
     data = cache/f'plain_n{cfg.data.n_train}_t{a.n_test}_u{a.unseen_frac}_s0'  # the same set as plain_loop.py

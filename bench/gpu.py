@@ -27,7 +27,8 @@ from bengali_fa.data import bengali_dls, default_cache_dir
 from bengali_fa.learner import bengali_learner
 from bengali_fa.model import BengaliModel
 from bengali_fa.loss import MultiHeadLoss
-from bengali_fa.inference import predict_parquets, load_bundle
+from bengali_fa.predict import predict_parquets
+from bengali_fa.bundle import load_bundle
 from bengali_fa.train import train, train_config, load_checkpoint
 from fastai.callback.core import Callback
 

@@ -37,7 +37,7 @@ if [ -n "$miss" ]; then
   [ -z "$miss" ] || die "missing Python packages: $miss. Install them with: $PY -m pip install -e '.[train]' (online), or
         WHEELHOUSE=<folder of wheels> bash bench/gpu.sh (offline)"
 fi
-err=$("$PY" -c 'import bengali_fa.train, bengali_fa.inference' 2>&1) || die "bengali_fa does not import from $PWD:
+err=$("$PY" -c 'import bengali_fa.train, bengali_fa.predict' 2>&1) || die "bengali_fa does not import from $PWD:
 $err"
 
 cpu=0; for arg in "$@"; do [ "$arg" = --cpu ] && cpu=1; done

@@ -104,7 +104,7 @@ def main():
     from bengali_fa.train import train, train_config
     from bengali_fa.synth import write_dataset
     from bengali_fa.data import preprocess, _split
-    from bengali_fa.inference import predict_parquets
+    from bengali_fa.predict import predict_parquets
     cfg = train_config(a.override)
     n_train = cfg.data.n_train
     data = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/f'plain_n{n_train}_t{a.n_test}_u{a.unseen_frac}_s0'

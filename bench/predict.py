@@ -13,7 +13,7 @@ import numpy as np, torch
 from bengali_fa.synth import write_dataset
 from bengali_fa.data import iter_parquet_images, preprocess_images
 from bengali_fa.model import BengaliModel
-from bengali_fa.inference import predict_parquets, parquet_files, tta_views
+from bengali_fa.predict import predict_parquets, parquet_files, tta_views
 
 N_KAGGLE = 200_000
 

@@ -113,7 +113,7 @@ def predict_rates(src, rows, size, bs, tta, compile_):
     "model-only and predict_parquets images/s on a test file of the first `rows` rows of train file 0"
     import torch
     from bengali_fa.model import BengaliModel
-    from bengali_fa.inference import predict_parquets
+    from bengali_fa.predict import predict_parquets
     from bengali_fa.core import PARQUET_SCHEMA
     f = src/'slice'/'test_image_data_0.parquet'
     if not f.exists():
@@ -122,7 +122,7 @@ def predict_rates(src, rows, size, bs, tta, compile_):
         pq.write_table(pa.Table.from_batches([t]).cast(PARQUET_SCHEMA), f)
     torch.manual_seed(0)
     model = BengaliModel('xresnet18').eval()
-    from bengali_fa.inference import fold_batchnorm
+    from bengali_fa.predict import fold_batchnorm
     from bengali_fa.data import iter_parquet_images, preprocess_images
     pre = dict(size=size, threshold=80, margin=8, edge=5, mean=0.06, std=0.2)
     x, k = torch.randn(bs, 1, size, size), max(rows // bs, 1)

@@ -75,8 +75,8 @@ def predict_images(model, x, pre, bs=256):
     return [l.softmax(-1).numpy() for l in logits], [l.numpy() for l in logits]
 
 def evaluate(a, data, man, cache):
-    from bengali_fa.inference import (load_bundle, predict_parquets, unseen_score, energy_score, calibrate_threshold, combine_heads,
-                                      POLICIES)
+    from bengali_fa.bundle import load_bundle
+    from bengali_fa.predict import predict_parquets, unseen_score, energy_score, calibrate_threshold, combine_heads, POLICIES
     from bengali_fa.data import bengali_dls, render_extras, preprocess, read_extra_csv, label_images
     from bengali_fa.labels import train_graphemes
     from sklearn.metrics import roc_auc_score

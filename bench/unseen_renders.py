@@ -19,7 +19,7 @@ import numpy as np, pandas as pd, torch
 
 def held_font_score(sub, sol, meta, held) -> float:
     "The competition score on the test images in a held-out font"
-    from bengali_fa.inference import score_submission
+    from bengali_fa.predict import score_submission
     ids = set(meta.image_id[meta.font.isin(held)])
     rows = sol.row_id.str.rsplit('_', n=2).str[0].isin(ids)
     return score_submission(sub[sub.row_id.isin(sol.row_id[rows])], sol[rows].drop(columns='seen'))['score'] if rows.any() else float('nan')
@@ -42,7 +42,7 @@ def main():
     from bengali_fa.train import train, train_config
     from bengali_fa.synth import write_dataset
     from bengali_fa.data import render_extras
-    from bengali_fa.inference import predict_parquets, make_submission, score_submission
+    from bengali_fa.predict import predict_parquets, make_submission, score_submission
     cache = Path(os.environ['BENGALI_FA_CACHE'])
     data = cache/'bench'/f'unseen_n{a.n_train}_t{a.n_test}_u{a.unseen_frac}_s0'
     t = time.perf_counter()
