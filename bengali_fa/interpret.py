@@ -143,8 +143,7 @@ def show_confusions(y_true, # (n, 3) true labels, or the targets of `get_preds`
 
 # %% ../nbs/14_interpret.ipynb #a54f0222
 def _score_submission():
-    try: from bengali_fa.inference import score_submission
-    except ImportError: from bengali_fa.predict import score_submission
+    from bengali_fa.predict import score_submission  # imported when used: prediction pulls in the whole model stack
     return score_submission
 
 def seen_unseen_scores(submission, # a submission: `row_id,target` (a DataFrame or a CSV path)
