@@ -358,7 +358,8 @@ def extra_grapheme_set(kind:str='unseen') -> pd.DataFrame:
     g = uc if kind == 'unseen' else pd.concat([train_graphemes()[[*COMPONENTS, 'grapheme']], uc])
     return g.reset_index(drop=True)
 
-# %% ../nbs/03_data.ipynb #314be646
+# %% ../nbs/03_data.ipynb #d13223e3
+# the checks of rendered labels, for `render_extras` and `read_extra_csv`
 def _label_strings(r:int, v:int, c:int) -> set:
     "The texts that show labels (r, v, c): the composed string, and the train graphemes' own strings for them"
     tg = train_graphemes()
@@ -372,6 +373,7 @@ def _check_combinations(df:pd.DataFrame, source):
         if g != compose(r, v, c) and g not in _label_strings(r, v, c):
             raise ValueError(f"{source}: {row} has grapheme {g!r}, which is not the text of its labels {r}/{v}/{c}")
 
+# %% ../nbs/03_data.ipynb #314be646
 def _grapheme_table(graphemes) -> pd.DataFrame:
     if isinstance(graphemes, str): return extra_grapheme_set(graphemes)
     if not isinstance(graphemes, pd.DataFrame): raise TypeError(f"graphemes must be 'unseen', 'all' or a DataFrame, got {type(graphemes).__name__}")
