@@ -7,7 +7,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/data.html.md"""
 # %% ../nbs/03_data.ipynb #a6f7a4f2
 from __future__ import annotations
 import hashlib, json, os, shutil, time, warnings
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import pyarrow as pa, pyarrow.parquet as pq
@@ -30,7 +30,7 @@ with third_party_imports():  # without fastai's import-time deprecation notices
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'EXTRA_GRAPHEMES', 'EXTRA_STREAM', 'EXTRA_VERSION', 'check_parquet', 'iter_parquet_images',
-           'ink_bbox', 'crop_resize', 'preprocess_images', 'default_cache_dir', 'ImageCache', 'prefetch', 'preprocess',
+           'ink_bbox', 'crop_resize', 'preprocess_images', 'default_cache_dir', 'prefetch', 'ImageCache', 'preprocess',
            'read_train_csv', 'label_images', 'stratified_folds', 'grapheme_holdout', 'extra_fonts',
            'extra_grapheme_set', 'render_extras', 'read_extra_csv', 'StackedImages', 'CacheItems', 'BatchDL',
            'show_labelled', 'BengaliTfmdDL', 'batch_tfms', 'bengali_dls', 'bengali_datablock']
@@ -111,6 +111,7 @@ def ink_bbox(x:np.ndarray, threshold:int=80, edge:int=5) -> np.ndarray:
     box[~has] = (0, H, 0, W)
     return box
 
+# %% ../nbs/03_data.ipynb #3e7e1ea1
 def crop_resize(img:np.ndarray, box, size:int, margin:int=8) -> np.ndarray:
     "Crop ink-high `img` to `box` plus `margin`, pad to a centred square and resize to `size` x `size`"
     H, W = img.shape
@@ -123,6 +124,7 @@ def crop_resize(img:np.ndarray, box, size:int, margin:int=8) -> np.ndarray:
     sq[oy:oy + c.shape[0], ox:ox + c.shape[1]] = c
     return np.asarray(Image.fromarray(sq).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None))
 
+# %% ../nbs/03_data.ipynb #13332ea5
 def preprocess_images(imgs:np.ndarray, size:int|None=128, threshold:int=80, margin:int=8, edge:int=5) -> np.ndarray:
     "Competition images (n, 137, 236), dark ink on white, to model inputs: ink-high, cropped and resized"
     x = 255 - imgs
@@ -134,25 +136,8 @@ def preprocess_images(imgs:np.ndarray, size:int|None=128, threshold:int=80, marg
 CACHE_VERSION = 1
 
 def default_cache_dir() -> Path:
+    "The folder of preprocessing caches and rendered images: `$BENGALI_FA_CACHE`, else `~/.cache/bengali_fa`"
     return Path(os.environ.get('BENGALI_FA_CACHE', '~/.cache/bengali_fa')).expanduser()
-
-@dataclass
-class ImageCache:
-    "Preprocessed images `x` (memory-mapped, (n, H, W) uint8) and their `ids`, in file order"
-    path: Path
-    ids: np.ndarray
-    x: np.ndarray
-    def __len__(self): return len(self.ids)
-
-def _cache_key(files, **params) -> str:
-    d = dict(v=CACHE_VERSION, params=params,
-             files=[(Path(f).name, Path(f).stat().st_size, Path(f).stat().st_mtime_ns) for f in files])
-    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
-def _load_cache(path:Path) -> ImageCache|None:
-    ids_f = path.with_suffix('.ids.npy')
-    if not (path.exists() and ids_f.exists()): return None
-    return ImageCache(path, np.load(ids_f), np.load(path, mmap_mode='r'))
 
 # %% ../nbs/03_data.ipynb #234c6eba
 def prefetch(it, depth:int=1):
@@ -168,6 +153,26 @@ def prefetch(it, depth:int=1):
     while (o := q.get()) is not end:
         if isinstance(o, BaseException): raise o
         yield o
+
+# %% ../nbs/03_data.ipynb #fd0bd2ee
+@dataclass
+class ImageCache:
+    "Preprocessed images `x` (memory-mapped, (n, H, W) uint8), their `ids` in file order, and the `params` they were made with"
+    path: Path
+    ids: np.ndarray
+    x: np.ndarray
+    params: dict = field(default_factory=dict)  # `size, threshold, margin, edge` of `preprocess_images`
+    def __len__(self): return len(self.ids)
+
+def _cache_key(files, **params) -> str:
+    d = dict(v=CACHE_VERSION, params=params,
+             files=[(Path(f).name, Path(f).stat().st_size, Path(f).stat().st_mtime_ns) for f in files])
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+def _load_cache(path:Path, params:dict) -> ImageCache|None:
+    ids_f = path.with_suffix('.ids.npy')
+    if not (path.exists() and ids_f.exists()): return None
+    return ImageCache(path, np.load(ids_f), np.load(path, mmap_mode='r'), params)
 
 # %% ../nbs/03_data.ipynb #ba49e0fc
 def _work_units(files, pfs, n_workers:int) -> list:
@@ -205,14 +210,15 @@ def preprocess(files, size:int|None=128, threshold:int=80, margin:int=8, edge:in
     if not files: raise ValueError("no parquet files given")
     if missing := [f for f in files if not f.is_file()]: raise FileNotFoundError(f"{missing[0]}: no such parquet file")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = _cache_key(files, size=size, threshold=threshold, margin=margin, edge=edge)
+    params = dict(size=size, threshold=threshold, margin=margin, edge=edge)
+    key = _cache_key(files, **params)
     path = cache_dir/f'{files[0].stem.rsplit("_", 1)[0]}-{size or "full"}-{key}.npy'
-    if (c := _load_cache(path)) is not None: return c
+    if (c := _load_cache(path, params)) is not None: return c
     pfs = [_open_parquet(f) for f in files]  # each footer read once here (workers reopen theirs)
     n = sum(check_parquet(f, pf) for f, pf in zip(files, pfs))  # validate every file before writing anything
     cache_dir.mkdir(parents=True, exist_ok=True)
     H, W = (IMG_H, IMG_W) if size is None else (size, size)
-    params, n_workers = dict(size=size, threshold=threshold, margin=margin, edge=edge), _n_workers(n_workers)
+    n_workers = _n_workers(n_workers)
     units = _work_units(files, pfs, n_workers)
     del pfs
     # the image file appears last (after its ids), when everything is complete
@@ -237,7 +243,7 @@ def preprocess(files, size:int|None=128, threshold:int=80, margin:int=8, edge:in
         if len(ids) != n: raise ValueError(f"{n} rows expected from the footers of {[f.name for f in files]}, {len(ids)} read")
         if len(set(ids)) != len(ids): raise ValueError(f"duplicate image ids across {[f.name for f in files]}")
         with open(tmp_ids, 'wb') as f: np.save(f, np.array(ids))
-    return _load_cache(path)
+    return _load_cache(path, params)
 
 # %% ../nbs/03_data.ipynb #a7792d2b
 def _read_labels_csv(path) -> pd.DataFrame:
@@ -269,6 +275,7 @@ def read_train_csv(path) -> pd.DataFrame:
     df['grapheme_idx'] = df.grapheme_idx.astype(np.int64)
     return df
 
+# %% ../nbs/03_data.ipynb #6c1edc32
 def label_images(ids, labels:pd.DataFrame, source='train.csv') -> pd.DataFrame:
     "Labels aligned with image `ids`; every image must be labelled and every label must have an image"
     ids = pd.Index(ids)
@@ -287,6 +294,7 @@ def stratified_folds(labels:pd.DataFrame, n_folds:int=5, seed:int=0) -> np.ndarr
     folds[order] = np.arange(len(labels)) % n_folds
     return folds
 
+# %% ../nbs/03_data.ipynb #42eddfbf
 def grapheme_holdout(labels:pd.DataFrame, frac:float=0.1, seed:int=0) -> np.ndarray:
     "Boolean mask of rows whose grapheme is held out of training (about `frac` of the graphemes)"
     g = labels.groupby('grapheme')[list(COMPONENTS)].first()
@@ -333,6 +341,7 @@ def extra_fonts(path=None, # the competition-layout folder trained on: a synthet
     if not out: raise RuntimeError(f"{f}: none of its train fonts {info['train_fonts']} is available to render with")
     return out
 
+# %% ../nbs/03_data.ipynb #c46887c0
 def _ambiguous(g:pd.DataFrame) -> np.ndarray:
     "Rows of `g` whose grapheme text is also the text of other labels (in `g` or among the train graphemes)"
     tg = train_graphemes()
@@ -349,7 +358,8 @@ def extra_grapheme_set(kind:str='unseen') -> pd.DataFrame:
     g = uc if kind == 'unseen' else pd.concat([train_graphemes()[[*COMPONENTS, 'grapheme']], uc])
     return g.reset_index(drop=True)
 
-# %% ../nbs/03_data.ipynb #314be646
+# %% ../nbs/03_data.ipynb #d13223e3
+# the checks of rendered labels, for `render_extras` and `read_extra_csv`
 def _label_strings(r:int, v:int, c:int) -> set:
     "The texts that show labels (r, v, c): the composed string, and the train graphemes' own strings for them"
     tg = train_graphemes()
@@ -363,6 +373,7 @@ def _check_combinations(df:pd.DataFrame, source):
         if g != compose(r, v, c) and g not in _label_strings(r, v, c):
             raise ValueError(f"{source}: {row} has grapheme {g!r}, which is not the text of its labels {r}/{v}/{c}")
 
+# %% ../nbs/03_data.ipynb #314be646
 def _grapheme_table(graphemes) -> pd.DataFrame:
     if isinstance(graphemes, str): return extra_grapheme_set(graphemes)
     if not isinstance(graphemes, pd.DataFrame): raise TypeError(f"graphemes must be 'unseen', 'all' or a DataFrame, got {type(graphemes).__name__}")
@@ -460,6 +471,7 @@ class CacheItems:
         x = torch.from_numpy(np.ascontiguousarray(self.x[j[o]])[inv])  # sorted reads from the memmap, original order kept
         return (TensorImageBW(x[:, None]), *(TensorCategory(torch.from_numpy(self.ys[j, k])) for k in range(self.ys.shape[1])))
 
+# %% ../nbs/03_data.ipynb #859f1ca5
 class BatchDL(DataLoader):
     "A fastai `DataLoader` over `CacheItems` that builds each batch with one gather instead of per-item work"
     def create_batches(self, samps):
@@ -476,6 +488,7 @@ def show_labelled(x, ys, max_n:int=9, ncols:int=3, size:float=2.2):
     titles = [f'{compose(ys[0][k], ys[1][k], ys[2][k])} {ys[0][k]}/{ys[1][k]}/{ys[2][k]}' for k in range(n)]
     return show_images(imgs, titles, ncols=ncols, size=size)
 
+# %% ../nbs/03_data.ipynb #6f1b3ee8
 def _show_batch(self, b=None, max_n:int=9, ncols:int=3, **kwargs):
     "Show images of a batch with the grapheme in shaped Bengali and its three labels"
     b = b if b is not None else self.one_batch()
@@ -493,6 +506,12 @@ def batch_tfms(size:int|None, mean:float, std:float, aug:bool=True, max_rotate:f
                                    p_affine=p_affine, pad_mode='zeros')
     return tfms + [Normalize.from_stats([mean], [std])]
 
+def _stats(x, n=2000, seed=0):
+    i = np.sort(np.random.default_rng(seed).choice(len(x), min(n, len(x)), replace=False))
+    s = np.asarray(x[i], np.float32) / 255
+    return float(s.mean()), float(s.std())
+
+# %% ../nbs/03_data.ipynb #4b75ab12
 def _stats(x, n=2000, seed=0):
     i = np.sort(np.random.default_rng(seed).choice(len(x), min(n, len(x)), replace=False))
     s = np.asarray(x[i], np.float32) / 255
@@ -523,7 +542,7 @@ def _add_extras(path, cache, y, valid, size, seed, cache_dir, progress, extra, k
     return StackedImages(cache.x, ec.x), pd.concat([y, ye.reindex(columns=y.columns)], ignore_index=True), len(y) + np.flatnonzero(keep), folder
 
 def _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme, extra_renders=0, extra_graphemes='unseen'):
-    "Images, labels, targets, train/valid/extra rows, normalisation stats and the extras' folder of a competition-layout folder"
+    "Images, labels, targets, train/valid/extra rows, the extras' folder, and the preprocessing (with normalisation) of a competition-layout folder"
     path = Path(path)
     if not holdout and not 0 <= fold < n_folds: raise ValueError(f"fold must be in 0..{n_folds - 1}, got {fold}")
     if not 0 <= holdout < 1: raise ValueError(f"holdout must be a fraction in [0, 1), got {holdout}")
@@ -542,8 +561,10 @@ def _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, graphe
         x, y, ex, folder = _add_extras(path, cache, y, valid, size, seed, cache_dir, progress, extra_renders, extra_graphemes)
         tr = np.concatenate([tr, ex])
     ys = y[list(COMPONENTS) + (['grapheme_idx'] if grapheme else [])].to_numpy()
-    return x, y, ys, tr, np.flatnonzero(valid), ex, folder, _stats(cache.x)  # normalised by the data's own images
+    mean, std = _stats(cache.x)  # normalised by the data's own images
+    return x, y, ys, tr, np.flatnonzero(valid), ex, folder, dict(cache.params, mean=mean, std=std)
 
+# %% ../nbs/03_data.ipynb #867e6930
 def bengali_dls(path, # a competition-layout folder: train.csv and train_image_data_*.parquet
                 size:int|None=128, # images are cropped to the ink, padded square and resized to size x size (None: full 137 x 236)
                 bs:int=64, fold:int=0, n_folds:int=5, # validation is fold `fold` of `n_folds` stratified folds ...
@@ -554,15 +575,14 @@ def bengali_dls(path, # a competition-layout folder: train.csv and train_image_d
                 extra_graphemes:str='unseen', # what to render: 'unseen' combinations, or 'all' (those and the train graphemes)
                 **aug_kwargs) -> DataLoaders:
     "Fast `DataLoaders` over a competition-layout folder: validation is fold `fold` of `n_folds`, or a grapheme holdout of `holdout`"
-    x, y, ys, tr, va, ex, folder, (mean, std) = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme,
-                                                       extra_renders, extra_graphemes)
+    x, y, ys, tr, va, ex, folder, pre = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme,
+                                               extra_renders, extra_graphemes)
     device = default_device() if device is None else device
     dl = lambda idx, train: BatchDL(CacheItems(x, ys, idx), bs=bs, shuffle=train, drop_last=train, device=device,
-                                    after_batch=Pipeline(batch_tfms(size, mean, std, aug and train, **aug_kwargs), split_idx=int(not train)))
+                                    after_batch=Pipeline(batch_tfms(size, pre['mean'], pre['std'], aug and train, **aug_kwargs), split_idx=int(not train)))
     dls = DataLoaders(dl(tr, True), dl(va, False), path=path, device=device)
     dls.labels, dls.valid_idx, dls.extra_idx, dls.extra_path = y, va, ex, folder
-    # what inference needs to reproduce the inputs: preprocessing parameters and normalisation
-    dls.preprocessing = dict(size=size, threshold=80, margin=8, edge=5, mean=mean, std=std)
+    dls.preprocessing = pre  # what inference needs to reproduce the inputs: the cache's preprocessing parameters, normalisation
     return dls
 
 # %% ../nbs/03_data.ipynb #53717479
@@ -577,10 +597,10 @@ class _Col:
 def bengali_datablock(path, size:int|None=128, fold:int=0, n_folds:int=5, holdout:float=0., grapheme:bool=False,
                       aug:bool=True, seed:int=0, cache_dir=None, progress:bool=True, **aug_kwargs) -> DataBlock:
     "A fastai `DataBlock` over the preprocessing cache of a competition-layout folder (call `.dataloaders(path)`)"
-    x, y, ys, tr, va, _, _, (mean, std) = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme)
+    x, y, ys, tr, va, _, _, pre = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme)
     ncls = [N_CLASSES[c] for c in COMPONENTS] + ([N_GRAPHEMES] if grapheme else [])
     n = len(x)
     return DataBlock(blocks=(ImageBlock(cls=PILImageBW), *[CategoryBlock(vocab=list(range(k))) for k in ncls]), n_inp=1,
                      get_items=lambda _: list(range(n)), get_x=_CacheX(x), get_y=[_Col(ys, k) for k in range(len(ncls))],
-                     splitter=IndexSplitter(va), batch_tfms=batch_tfms(size, mean, std, aug, **aug_kwargs)[1:],
+                     splitter=IndexSplitter(va), batch_tfms=batch_tfms(size, pre['mean'], pre['std'], aug, **aug_kwargs)[1:],
                      dl_type=BengaliTfmdDL)

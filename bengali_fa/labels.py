@@ -26,6 +26,7 @@ N_CLASSES = {'grapheme_root': 168, 'vowel_diacritic': 11, 'consonant_diacritic':
 N_GRAPHEMES = 1295  # distinct graphemes in the real train.csv
 PKG_DATA = Path(str(importlib.resources.files('bengali_fa')))/'pkgdata'  # works in notebooks and installed
 
+# %% ../nbs/01_labels.ipynb #899344b6
 def _read_pkg_csv(name):
     return pd.read_csv(PKG_DATA/name, keep_default_na=False, dtype={'component': str, 'grapheme': str}, encoding='utf-8')
 
@@ -34,11 +35,13 @@ def class_map() -> pd.DataFrame:
     "The competition's `class_map.csv`: `component_type,label,component` (186 rows)"
     return _read_pkg_csv('class_map.csv')
 
+# %% ../nbs/01_labels.ipynb #2404b9c9
 @lru_cache
 def train_graphemes() -> pd.DataFrame:
     "The 1,295 graphemes of the real `train.csv` with their labels, in order of first appearance"
     return _read_pkg_csv('train_graphemes_1295.csv')
 
+# %% ../nbs/01_labels.ipynb #8603bad8
 @lru_cache
 def grapheme_counts() -> pd.DataFrame:
     "An ESTIMATE of real train images per grapheme (for sampling synthetic data), aligned with `train_graphemes`"
@@ -73,6 +76,7 @@ def root_kind(root:int) -> str:
     if s in ('ং', 'ঃ', 'ৎ'): return 'sign'
     return 'vowel' if '\u0985' <= s[0] <= '\u0994' else 'consonant'
 
+# %% ../nbs/01_labels.ipynb #09655dbd
 def is_valid(root:int, vowel:int, consonant:int) -> bool:
     "Whether (`root`, `vowel`, `consonant`) is a writable grapheme under the rules above"
     k, s = root_kind(root), component_strings('grapheme_root')[root]
@@ -92,6 +96,7 @@ def valid_combinations() -> pd.DataFrame:
     df['seen'] = [t in seen for t in rows]
     return df
 
+# %% ../nbs/01_labels.ipynb #3efd75fd
 def unseen_combinations(plausible:bool=True) -> pd.DataFrame:
     "Valid combinations never seen in train; `plausible` keeps those whose root and vowel each occur with that consonant diacritic in train"
     df = valid_combinations().query('not seen')
@@ -124,12 +129,14 @@ def packaged_fonts() -> list:
     except ImportError: raise ImportError("The Bengali font package is missing: pip install fontpkg-hind-siliguri") from None
     return sorted(Path(hs.ROOT).rglob('*.ttf'))
 
+# %% ../nbs/01_labels.ipynb #5f5eb09e
 def check_raqm():
     "Raise a clear error when Pillow cannot shape complex scripts"
     if not features.check('raqm'):
         raise RuntimeError("Pillow was built without raqm layout, which Bengali needs for correct shaping. Install the "
                            "system libraries (Debian: apt-get install libraqm0 libfribidi0) and reinstall Pillow.")
 
+# %% ../nbs/01_labels.ipynb #d9ef16c1
 @lru_cache
 def _ui_font(size:int, path:str|None=None):
     check_raqm()
