@@ -22,13 +22,14 @@ from .synth import write_dataset
 from .data import bengali_dls, default_cache_dir
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
 from .metrics import competition_score, macro_recall
-from .inference import bundle_from_learner, _write_csv  # atomic CSV writes, shared with submission.csv
+from .core import atomic_path
+from .inference import bundle_from_learner
 
 # %% auto #0
 __all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'claim_run_dir',
            'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path', 'build_learner', 'rng_state',
-           'set_rng_state', 'save_atomic', 'load_checkpoint', 'RunTracker', 'WandbLogger', 'flat_config', 'record_run',
-           'runs_table', 'per_class_recall', 'train', 'train_cli', 'config_diff', 'plot_runs', 'runs_cli']
+           'set_rng_state', 'load_checkpoint', 'RunTracker', 'WandbLogger', 'flat_config', 'record_run', 'runs_table',
+           'per_class_recall', 'train', 'train_cli', 'config_diff', 'plot_runs', 'runs_cli']
 
 # %% ../nbs/11_train.ipynb #9bf5ed65
 M = '???'  # every value comes from the YAML files in bengali_fa/conf
@@ -120,12 +121,6 @@ def release_run_dir(run_dir):
     "Let go of a run folder claimed by `claim_run_dir` (the lock file stays)"
     fd = _HELD.pop(os.path.realpath(run_dir), None)
     if fd is not None: fcntl.flock(fd, fcntl.LOCK_UN); os.close(fd)
-
-def _write_text(path, text:str):
-    "Write a text file through a temporary name in the same folder, renamed when complete"
-    path = Path(path); tmp = path.with_name(f'.{path.name}.{os.getpid()}.partial')
-    try: tmp.write_text(text); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/11_train.ipynb #5fe2cab7
 _RESOLVED = {}  # this process's Hydra folders (a resolver may be evaluated more than once)
@@ -268,13 +263,6 @@ def set_rng_state(s:dict, dls):
 
 def _tuples(o): return tuple(_tuples(v) for v in o) if isinstance(o, (list, tuple)) else o
 
-def save_atomic(obj, path:Path):
-    "`torch.save` to a temporary name in the same folder, then rename"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.partial')
-    try: torch.save(obj, tmp); tmp.replace(path)
-    finally: tmp.unlink(missing_ok=True)
-
 def load_checkpoint(path) -> dict:
     "Read a checkpoint written by the training app (never unpickles arbitrary objects)"
     path = Path(path)
@@ -351,21 +339,24 @@ class RunTracker(Callback):
         row = dict(epoch=self.offset + self.epoch, phase=self.phase_name, **mets, **lrs, seconds=round(time.time() - self._t0, 2))
         self.rows.append(row)
         main = rank_distrib() == 0  # distributed: every rank has the same metrics (gathered); rank 0 writes
-        if main: _write_csv(pd.DataFrame(self.rows), self.run_dir/'metrics.csv')
+        if main:
+            with atomic_path(self.run_dir/'metrics.csv') as t: pd.DataFrame(self.rows).to_csv(t, index=False)
         if row.get('score', -1) > self.best:
             self.best, self.best_epoch = row['score'], row['epoch']
             validated = self.averager.valid_state() if self.averager is not None and main else None  # EMA: the average was validated
-            if main: save_atomic(validated if validated is not None else _cpu_state(self.model), self.run_dir/'ckpt'/'best.pth')
+            if main:
+                with atomic_path(self.run_dir/'ckpt'/'best.pth') as t: torch.save(validated if validated is not None else _cpu_state(self.model), t)
         if main and ((self.epoch + 1) % self.ckpt_every == 0 or self.epoch + 1 == self.n_epoch): self.checkpoint()
         for lg in self.loggers: lg.log(row)
         if self.verbose and main: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase_name}) " +
                                ' '.join(f'{k}={v:.4f}' for k, v in mets.items()) + f" {row['seconds']:.0f}s", flush=True)
     def checkpoint(self):
         sl = self.recorder.smooth_loss
-        save_atomic(dict(model=_cpu_state(self.model), opt=_plain(self.opt.state_dict()), phase=self.phase, epoch=self.epoch + 1,
-                         best=self.best, best_epoch=self.best_epoch, rows=self.rows, rng=rng_state(self.dls),
-                         smooth=dict(val=sl.val.detach().cpu(), count=sl.count),
-                         averaging=self.averager.state_dict() if self.averager is not None else None), self.run_dir/'ckpt'/'last.pth')
+        state = dict(model=_cpu_state(self.model), opt=_plain(self.opt.state_dict()), phase=self.phase, epoch=self.epoch + 1,
+                     best=self.best, best_epoch=self.best_epoch, rows=self.rows, rng=rng_state(self.dls),
+                     smooth=dict(val=sl.val.detach().cpu(), count=sl.count),
+                     averaging=self.averager.state_dict() if self.averager is not None else None)
+        with atomic_path(self.run_dir/'ckpt'/'last.pth') as t: torch.save(state, t)
 
 # %% ../nbs/11_train.ipynb #6b8e50b0
 def _wandb_key() -> bool:
@@ -407,7 +398,7 @@ def record_run(runs_dir, row:dict) -> pd.DataFrame:
         fcntl.flock(lock, fcntl.LOCK_EX)  # read, change and replace the table as one step (writers wait; readers see whole files)
         old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=['run'])
         df = pd.concat([old[[os.path.realpath(str(r)) != key for r in old['run']]], pd.DataFrame([row])], ignore_index=True)
-        _write_csv(df, path)
+        with atomic_path(path) as t: df.to_csv(t, index=False)
     return df
 
 # %% ../nbs/11_train.ipynb #aeb45a0e
@@ -496,7 +487,8 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
         state, device = load_checkpoint(run_dir/'ckpt'/'last.pth'), cfg.device
         cfg = OmegaConf.load(run_dir/'config.yaml'); cfg.device = device  # the run's own config; only the device may change
         if main: print(f"resuming {run_dir} after epoch {sum(n for _, n, _ in _phases(cfg)[:state['phase']]) + state['epoch']}", flush=True)
-    elif main: _write_text(run_dir/'config.yaml', OmegaConf.to_yaml(cfg, resolve=True))
+    elif main:
+        with atomic_path(run_dir/'config.yaml') as t: t.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     flat = flat_config(cfg)
     dls, learn = _rank0_first(lambda: build_learner(cfg, progress))  # (rank 0 writes the synthetic set and caches)
     if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from RunTracker instead
@@ -507,14 +499,17 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     def record(status, **extra) -> dict:  # result.json and the row of the runs table, with what the run has
         res = dict(run=str(run_dir), status=status, epochs_done=len(tracker.rows), best_epoch=tracker.best_epoch,
                    wall_s=round(time.time() - t_start, 1), **extra)
-        if main: _write_text(run_dir/'result.json', json.dumps(res, indent=1)); record_run(cfg.runs_dir, {**res, **flat})
+        if main:
+            with atomic_path(run_dir/'result.json') as t: t.write_text(json.dumps(res, indent=1))
+            record_run(cfg.runs_dir, {**res, **flat})
         return res
     start_phase, start_epoch = 0, 0
     if state is not None:
         learn.model.load_state_dict(state['model'])
         start_phase, start_epoch, tracker.rows = state['phase'], state['epoch'], list(state['rows'])
         tracker.best, tracker.best_epoch = state['best'], state['best_epoch']
-        if main: _write_csv(pd.DataFrame(tracker.rows), run_dir/'metrics.csv')  # epochs after the checkpoint are run again
+        if main:  # epochs after the checkpoint are run again
+            with atomic_path(run_dir/'metrics.csv') as t: pd.DataFrame(tracker.rows).to_csv(t, index=False)
     swa, status, error = None, 'interrupted', None
     try:
         with _fit_ctx(learn, cpu):  # distributed: fastai's DistributedTrainer (accelerate) around every fit
@@ -540,7 +535,7 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     try:
         metrics, per_class, samples = _final(learn, dls, run_dir, cfg, tracker, swa)
         if main:
-            _write_csv(per_class, run_dir/'per_class_recall.csv')
+            with atomic_path(run_dir/'per_class_recall.csv') as t: per_class.to_csv(t, index=False)
             bundle_from_learner(learn, run_dir/'bundle', extra=dict(metrics=metrics, config=flat), overwrite=True)
     except BaseException as e:  # training went well: keep the record of it
         record('interrupted' if isinstance(e, KeyboardInterrupt) else 'failed', **metrics, error=f'after training: {_err(e)}')
