@@ -223,18 +223,15 @@ def _device(cfg):
         return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))  # torchrun / accelerate launch: one GPU per rank
     return default_device() if cfg.device == 'auto' else torch.device(cfg.device)
 
+_SYNTH_KEYS = ('n_train', 'n_test', 'synth_seed')  # the `data` keys of the synthetic set (`data_path`); the others are `bengali_dls`'s
+
 def build_learner(cfg, progress:bool=True):
-    "`DataLoaders` and `Learner` for `cfg` (seeded by `cfg.seed`)"
+    "`DataLoaders` and `Learner` for `cfg` (seeded by `cfg.seed`): the `data` keys are `bengali_dls`'s arguments, the `model` keys `bengali_learner`'s"
     set_seed(cfg.seed, reproducible=True)
-    d, m = cfg.data, cfg.model
-    dls = bengali_dls(data_path(cfg, progress), size=d.size, bs=cfg.train.bs, fold=d.fold, n_folds=d.n_folds, holdout=d.holdout,
-                      grapheme=d.grapheme, device=_device(cfg), seed=cfg.seed, cache_dir=d.cache_dir or None, progress=progress,
-                      extra_renders=d.extra_renders, extra_graphemes=d.extra_graphemes)
-    pretrained = (True if str(m.pretrained).lower() == 'true' else m.pretrained) or None
-    learn = bengali_learner(dls, m.arch, pretrained, grapheme_head=m.grapheme_head, head_weights=tuple(m.head_weights),
-                            aux_weight=m.aux_weight, weights=m.class_weights or None, label_smoothing=m.label_smoothing,
-                            pool=m.pool, dropout=m.dropout, wd=cfg.train.wd)
-    return dls, learn
+    d = {k: v for k, v in cfg.data.items() if k not in _SYNTH_KEYS}
+    d.update(path=data_path(cfg, progress), cache_dir=d['cache_dir'] or None)
+    dls = bengali_dls(**d, bs=cfg.train.bs, device=_device(cfg), seed=cfg.seed, progress=progress)
+    return dls, bengali_learner(dls, **cfg.model, wd=cfg.train.wd)
 
 # %% ../nbs/11_train.ipynb #8078dc57
 def _plain(o):
@@ -421,12 +418,9 @@ def _phases(cfg) -> list:
     return schedule_phases(t.epochs, t.lr, t.schedule, t.freeze_epochs, t.lr_mult, pretrained=bool(cfg.model.pretrained))
 
 def _extra_cbs(cfg) -> list:
-    "MixUp/CutMix and SWA/EMA callbacks from the `aug` and `swa` groups"
-    cbs, a, s = [], cfg.aug, cfg.swa
-    if a.kind != 'none':
-        from bengali_fa.callback.mix import mix_callback
-        cbs.append(mix_callback(a.kind, alpha=a.alpha, switch_prob=a.switch_prob, per_sample=a.per_sample, stop_epochs=a.stop_epochs))
-    return cbs
+    "The MixUp/CutMix callback of the `aug` group (its keys are `mix_callback`'s arguments)"
+    from bengali_fa.callback.mix import mix_callback
+    return [cb for cb in [mix_callback(**cfg.aug)] if cb is not None]
 
 def _swa_cb(cfg, n_epochs:int):
     s = cfg.swa
