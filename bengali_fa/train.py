@@ -6,17 +6,19 @@ Docs: https://bengali-fa.github.io/bengali_fa/train.html.md"""
 
 # %% ../nbs/11_train.ipynb #70857d53
 from __future__ import annotations
-import os, sys, json, time, random, fcntl, argparse
+import os, sys, json, time, random, fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List
+from typing import Annotated, List
 import numpy as np, pandas as pd, torch
 from .labels import COMPONENTS, N_CLASSES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastcore.imports import in_notebook
     from fastcore.foundation import L
+    from fastcore.script import call_parse
     from fastai.callback.core import Callback
-    from fastai.callback.progress import ProgressCallback
+    from fastai.callback.progress import ProgressCallback, CSVLogger
+    from fastai.callback.tracker import TrackerCallback, SaveModelCallback
     from fastai.torch_core import set_seed, default_device
 from .synth import write_dataset
 from .data import bengali_dls, default_cache_dir
@@ -28,8 +30,9 @@ from .inference import bundle_from_learner
 # %% auto #0
 __all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'claim_run_dir',
            'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path', 'build_learner', 'rng_state',
-           'set_rng_state', 'load_checkpoint', 'RunTracker', 'WandbLogger', 'flat_config', 'record_run', 'runs_table',
-           'per_class_recall', 'train', 'train_cli', 'config_diff', 'plot_runs', 'runs_cli']
+           'set_rng_state', 'load_checkpoint', 'MetricsLogger', 'SaveBest', 'ResumeCallback', 'WandbLogger',
+           'flat_config', 'record_run', 'runs_table', 'per_class_recall', 'train', 'train_cli', 'config_diff',
+           'plot_runs', 'runs_cli']
 
 # %% ../nbs/11_train.ipynb #9bf5ed65
 M = '???'  # every value comes from the YAML files in bengali_fa/conf
@@ -243,12 +246,17 @@ def _plain(o):
     if isinstance(o, np.generic): return o.item()
     return o
 
+def _loader(dl):
+    "`dl` itself, or the loader that fastai's `DistributedDL` wraps (in a distributed run)"
+    ddl = getattr(sys.modules.get('fastai.distributed'), 'DistributedDL', None)  # (never imported: no loader is one)
+    return dl.dl if ddl is not None and isinstance(dl, ddl) else dl
+
 def rng_state(dls) -> dict:
     "The state of every random generator a run uses"
     np_state = np.random.get_state()
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]], python=random.getstate(),
-                loaders=[(dl.dl if type(dl).__name__ == 'DistributedDL' else dl).rng.getstate() for dl in dls.loaders])  # (DDP: the wrapped loader's)
+                loaders=[_loader(dl).rng.getstate() for dl in dls.loaders])
 
 def set_rng_state(s:dict, dls):
     "Restore the generators saved by `rng_state`"
@@ -272,7 +280,7 @@ from contextlib import nullcontext
 with third_party_imports():
     from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, get_model
 from .metrics import is_distributed, sharded, _cpu_broadcast
-from .callback.swa import _broadcast_state
+from .callback.swa import SWA, _broadcast_state
 
 def _launched() -> bool: return num_distrib() > 1  # started by torchrun / accelerate launch as one of several processes
 
@@ -312,48 +320,90 @@ def _opt_to_params(opt):
 # %% ../nbs/11_train.ipynb #cbaf8e38
 _GROUPS = ('stem', 'body', 'heads')  # bengali_splitter's parameter groups
 
+def _skipped(learn) -> bool:
+    "Whether fastai skipped this epoch (`fit(..., start_epoch=k)`, as a resumed run does): the `Recorder` logged no values"
+    return len(learn.recorder.values[-1]) == 0
+
+class MetricsLogger(CSVLogger):
+    "fastai's `CSVLogger` for a run: a row per epoch with its phase, every group's learning rate and seconds, written by rank 0"
+    def __init__(self, fname, # the CSV file (metrics.csv of the run folder)
+                 rows=(), # the rows so far (a resumed run's)
+                 loggers=(), # also given each row (`WandbLogger`)
+                 verbose:bool=False): # print each row
+        super().__init__(fname, append=True)
+        self.rows, self.loggers, self.verbose, self.phase, self.offset, self.n_total = list(rows), list(loggers), verbose, '', 0, 0
+    def before_fit(self):  # (fastai's writes a header at every fit, on every rank)
+        if hasattr(self, 'gather_preds'): return
+        self.old_logger, self.learn.logger = self.logger, self._write_line
+    def _write_line(self, log):
+        if not _skipped(self.learn): self._add(self._row(log))
+        self.old_logger(log)
+    def _row(self, log) -> dict:
+        rec = self.recorder
+        return dict(epoch=self.offset + self.epoch, phase=self.phase, **{k: float(v) for k, v in zip(rec.metric_names[1:-1], log[1:-1])},
+                    **{f'lr_{g}': float(h['lr']) for g, h in zip(_GROUPS, self.opt.hypers)},  # every group's rate at the epoch's end
+                    seconds=round(time.time() - rec.start_epoch, 2))
+    def _add(self, row:dict):
+        self.rows.append(row)  # (every rank: the metrics are gathered from all of them)
+        if rank_distrib() != 0: return
+        p = self.path/self.fname
+        p.parent.mkdir(parents=True, exist_ok=True)
+        new = not p.is_file() or p.stat().st_size == 0
+        with open(p, 'a') as f:
+            pd.DataFrame([row]).to_csv(f, header=new, index=False); f.flush(); os.fsync(f.fileno())
+        for lg in self.loggers: lg.log(row)
+        if self.verbose: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase}) " + ' '.join(
+            f'{k}={row[k]:.4f}' for k in self.recorder.metric_names[1:-1]) + f" {row['seconds']:.0f}s", flush=True)
+    def after_fit(self):
+        if hasattr(self, 'gather_preds'): return
+        self.learn.logger = self.old_logger
+
+# %% ../nbs/11_train.ipynb #7e88011d
 def _cpu_state(model): return {k: v.detach().cpu().clone() for k, v in get_model(model).state_dict().items()}  # (DDP: without `module.`)
 
-class RunTracker(Callback):
-    "Per-epoch metrics to `metrics.csv`, best weights by score, periodic checkpoints for resume, and optional loggers"
-    order = 66  # after fastai's Recorder (50), whose log then holds this epoch's metrics, and SWA/EMA (65), whose average then includes it
-    def __init__(self, run_dir, ckpt_every:int=1, rows=(), best:float=-1., best_epoch:int=-1, loggers=(), verbose:bool=False):
-        self.run_dir, self.ckpt_every, self.rows, self.loggers, self.verbose = Path(run_dir), ckpt_every, list(rows), list(loggers), verbose
-        self.best, self.best_epoch, self.phase, self.phase_name, self.offset, self.n_total, self.smooth = best, best_epoch, 0, '', 0, 0, None
-        self.averager, self._ran = None, False  # the SWA/EMA callback of this phase, if any
-    def before_epoch(self): self._ran, self._t0 = False, time.time()
+class SaveBest(SaveModelCallback):
+    "fastai's `SaveModelCallback` on `score` over every phase of a run: the validated weights to `fname`, by rank 0, replaced whole"
+    def __init__(self, fname, # the weights file (ckpt/best.pth of the run folder)
+                 best:float|None=None, best_epoch:int=-1): # a resumed run's best score and its epoch
+        super().__init__(monitor='score', comp=np.greater, fname=fname, reset_on_fit=False)  # (the best of every phase so far)
+        self.best, self.best_epoch, self.offset, self.averager = best, best_epoch, 0, None
+    def after_epoch(self):
+        if _skipped(self.learn): return  # (fastai's would read the skipped epoch's empty record)
+        TrackerCallback.after_epoch(self)  # sets `new_best` (SaveModelCallback's own also prints it)
+        if self.new_best: self.best_epoch = self.offset + self.epoch; self._save(self.fname)
+    def _save(self, fname):
+        if rank_distrib() != 0: return
+        validated = self.averager.valid_state() if self.averager is not None else None  # EMA: the average was validated
+        with atomic_path(fname) as t: torch.save(validated if validated is not None else _cpu_state(self.model), t)
+        self.last_saved_path = Path(fname)
+    def after_fit(self): pass  # (fastai's loads the best weights: `train` does once the last phase, and SWA, are done)
+
+# %% ../nbs/11_train.ipynb #4fe41385
+class ResumeCallback(Callback):
+    "The run's state every `every` epochs and at the end of each fit, to `fname` (rank 0): what `resume=` continues from exactly"
+    order = SWA.order + 1  # after SWA/EMA, whose averaging state then includes this epoch
+    def __init__(self, fname, # the checkpoint file (ckpt/last.pth of the run folder)
+                 every:int=1, # epochs between checkpoints
+                 logger:MetricsLogger|None=None, saver:SaveBest|None=None): # their rows and best score go in the checkpoint
+        self.fname, self.every, self.logger, self.saver = Path(fname), every, logger, saver
+        self.phase, self.averager, self.smooth = 0, None, None  # the phase's index, its SWA/EMA callback, a smoothed loss to restore
     def before_train(self):
         if self.smooth is not None:  # resuming: the smoothed training loss continues as in the interrupted run
             self.recorder.smooth_loss.val, self.recorder.smooth_loss.count = self.smooth['val'].to(self.dls.device), self.smooth['count']
             self.smooth = None
-    def after_train(self): self._ran = True
     def after_fit(self): self.smooth = None  # (a resumed phase whose epochs were all done: the next phase starts afresh)
     def after_epoch(self):
-        if not self._ran: return  # skipped while resuming
-        rec = self.recorder
-        mets = {k: float(v) for k, v in zip(rec.metric_names[1:-1], rec.log[1:-1])}
-        lrs = {f'lr_{g}': float(h['lr']) for g, h in zip(_GROUPS, self.opt.hypers)}  # every group's rate at the epoch's end
-        row = dict(epoch=self.offset + self.epoch, phase=self.phase_name, **mets, **lrs, seconds=round(time.time() - self._t0, 2))
-        self.rows.append(row)
-        main = rank_distrib() == 0  # distributed: every rank has the same metrics (gathered); rank 0 writes
-        if main:
-            with atomic_path(self.run_dir/'metrics.csv') as t: pd.DataFrame(self.rows).to_csv(t, index=False)
-        if row.get('score', -1) > self.best:
-            self.best, self.best_epoch = row['score'], row['epoch']
-            validated = self.averager.valid_state() if self.averager is not None and main else None  # EMA: the average was validated
-            if main:
-                with atomic_path(self.run_dir/'ckpt'/'best.pth') as t: torch.save(validated if validated is not None else _cpu_state(self.model), t)
-        if main and ((self.epoch + 1) % self.ckpt_every == 0 or self.epoch + 1 == self.n_epoch): self.checkpoint()
-        for lg in self.loggers: lg.log(row)
-        if self.verbose and main: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase_name}) " +
-                               ' '.join(f'{k}={v:.4f}' for k, v in mets.items()) + f" {row['seconds']:.0f}s", flush=True)
-    def checkpoint(self):
-        sl = self.recorder.smooth_loss
+        if _skipped(self.learn) or rank_distrib() != 0: return
+        if (self.epoch + 1) % self.every == 0 or self.epoch + 1 == self.n_epoch: self.save()
+    def save(self):
+        "Write the checkpoint now"
+        sl, saver = self.recorder.smooth_loss, self.saver
         state = dict(model=_cpu_state(self.model), opt=_plain(self.opt.state_dict()), phase=self.phase, epoch=self.epoch + 1,
-                     best=self.best, best_epoch=self.best_epoch, rows=self.rows, rng=rng_state(self.dls),
+                     best=saver.best if saver else None, best_epoch=saver.best_epoch if saver else -1,
+                     rows=self.logger.rows if self.logger else [], rng=rng_state(self.dls),
                      smooth=dict(val=sl.val.detach().cpu(), count=sl.count),
                      averaging=self.averager.state_dict() if self.averager is not None else None)
-        with atomic_path(self.run_dir/'ckpt'/'last.pth') as t: torch.save(state, t)
+        with atomic_path(self.fname) as t: torch.save(state, t)
 
 # %% ../nbs/11_train.ipynb #6b8e50b0
 def _wandb_key() -> bool:
@@ -441,7 +491,7 @@ def per_class_recall(y_true:np.ndarray, y_pred:np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_train.ipynb #7282dbbd
-def _final(learn, dls, run_dir, cfg, tracker, swa) -> tuple:
+def _final(learn, dls, run_dir, cfg, swa) -> tuple:
     "Final model (best by score, or the SWA average), its validation metrics, per-class recall and sample predictions"
     if swa is None and rank_distrib() == 0 and (run_dir/'ckpt'/'best.pth').is_file():
         learn.model.load_state_dict(load_checkpoint(run_dir/'ckpt'/'best.pth'))
@@ -485,13 +535,15 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
         with atomic_path(run_dir/'config.yaml') as t: t.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     flat = flat_config(cfg)
     dls, learn = _rank0_first(lambda: build_learner(cfg, progress))  # (rank 0 writes the synthetic set and caches)
-    if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from RunTracker instead
+    if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from MetricsLogger instead
     phases = _phases(cfg)
     loggers = [WandbLogger(cfg, run_dir, flat)] if cfg.tracking.wandb and main else []
-    tracker = RunTracker(run_dir, cfg.train.ckpt_every, loggers=loggers, verbose=not progress)
-    tracker.n_total = sum(n for _, n, _ in phases)
+    logger = MetricsLogger(run_dir/'metrics.csv', loggers=loggers, verbose=not progress)
+    saver = SaveBest(run_dir/'ckpt'/'best.pth')
+    resumer = ResumeCallback(run_dir/'ckpt'/'last.pth', cfg.train.ckpt_every, logger, saver)
+    logger.n_total = sum(n for _, n, _ in phases)
     def record(status, **extra) -> dict:  # result.json and the row of the runs table, with what the run has
-        res = dict(run=str(run_dir), status=status, epochs_done=len(tracker.rows), best_epoch=tracker.best_epoch,
+        res = dict(run=str(run_dir), status=status, epochs_done=len(logger.rows), best_epoch=saver.best_epoch,
                    wall_s=round(time.time() - t_start, 1), **extra)
         if main:
             with atomic_path(run_dir/'result.json') as t: t.write_text(json.dumps(res, indent=1))
@@ -500,10 +552,10 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     start_phase, start_epoch = 0, 0
     if state is not None:
         learn.model.load_state_dict(state['model'])
-        start_phase, start_epoch, tracker.rows = state['phase'], state['epoch'], list(state['rows'])
-        tracker.best, tracker.best_epoch = state['best'], state['best_epoch']
+        start_phase, start_epoch, logger.rows = state['phase'], state['epoch'], list(state['rows'])
+        saver.best, saver.best_epoch = state['best'], state['best_epoch']
         if main:  # epochs after the checkpoint are run again
-            with atomic_path(run_dir/'metrics.csv') as t: pd.DataFrame(tracker.rows).to_csv(t, index=False)
+            with atomic_path(run_dir/'metrics.csv') as t: pd.DataFrame(logger.rows).to_csv(t, index=False)
     swa, status, error = None, 'interrupted', None
     try:
         with _fit_ctx(learn, cpu):  # distributed: fastai's DistributedTrainer (accelerate) around every fit
@@ -514,11 +566,12 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
                 swa = _swa_cb(cfg, n) if i == len(phases) - 1 else None  # SWA/EMA: the last phase
                 if state is not None:  # the first phase run after resuming: optimizer, generators, smoothed loss and average as saved
                     if start > 0:
-                        learn.opt.load_state_dict(state['opt']); _opt_to_params(learn.opt); tracker.smooth = state['smooth']
+                        learn.opt.load_state_dict(state['opt']); _opt_to_params(learn.opt); resumer.smooth = state['smooth']
                         if swa is not None and state.get('averaging') is not None: swa.load_state_dict(state['averaging'])
                     set_rng_state(state['rng'], dls); state = None
-                tracker.phase, tracker.phase_name, tracker.offset, tracker.averager = i, name, sum(p[1] for p in phases[:i]), swa
-                learn.fit_one_cycle(n, cbs=[tracker, *_extra_cbs(cfg), *([swa] if swa else []), *cbs], start_epoch=start, **kw)
+                logger.phase, resumer.phase, resumer.averager, saver.averager = name, i, swa, swa
+                logger.offset = saver.offset = sum(p[1] for p in phases[:i])  # epochs counted over the phases
+                learn.fit_one_cycle(n, cbs=[logger, saver, resumer, *_extra_cbs(cfg), *([swa] if swa else []), *cbs], start_epoch=start, **kw)
         status = 'finished'
     except Exception as e: status, error = 'failed', e; raise  # KeyboardInterrupt (Ctrl-C) leaves 'interrupted'
     finally:
@@ -527,7 +580,7 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     if not progress: learn.remove_cb(ProgressCallback)  # (fastai's distrib_ctx gives ranks > 0 a progress bar back)
     distrib_barrier()  # distributed: rank 0 has written best.pth
     try:
-        metrics, per_class, samples = _final(learn, dls, run_dir, cfg, tracker, swa)
+        metrics, per_class, samples = _final(learn, dls, run_dir, cfg, swa)
         if main:
             with atomic_path(run_dir/'per_class_recall.csv') as t: per_class.to_csv(t, index=False)
             bundle_from_learner(learn, run_dir/'bundle', extra=dict(metrics=metrics, config=flat), overwrite=True)
@@ -559,6 +612,7 @@ def config_diff(run_a, run_b) -> pd.DataFrame:
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     return pd.DataFrame(dict(key=keys, a=[a.get(k) for k in keys], b=[b.get(k) for k in keys]))
 
+# %% ../nbs/11_train.ipynb #ef1ed1e8
 def plot_runs(runs:list, out='curves.png', metrics=('train_loss', 'valid_loss', 'score')) -> Path:
     "Learning curves (per-epoch `metrics` from each run's metrics.csv) of several runs, saved to `out`"
     import matplotlib; import matplotlib.pyplot as plt
@@ -573,21 +627,24 @@ def plot_runs(runs:list, out='curves.png', metrics=('train_loss', 'valid_loss', 
     fig.tight_layout(); out = Path(out); fig.savefig(out, dpi=90); plt.close(fig)
     return out
 
-def runs_cli(argv=None):
+# %% ../nbs/11_train.ipynb #de427b5e
+@call_parse
+def runs_cli(cmd:Annotated[str, dict(choices=('list', 'diff', 'plot'))], # list: runs by score; diff A B: config keys that differ; plot A B ...: learning curves
+             *runs:str, # the run folders (diff, plot)
+             runs_dir:str='runs', # the folder holding runs.csv (list)
+             top:int=20, # list: this many runs
+             keys:str='model.arch,data.size,train.epochs,aug.kind,swa.kind', # list: the config columns shown
+             out:str='curves.png'): # plot: the PNG file
     "Console script `bengali-fa-runs`: list runs by score, diff two runs' configs, plot learning curves"
-    p = argparse.ArgumentParser(prog='bengali-fa-runs', description=runs_cli.__doc__)
-    p.add_argument('--runs-dir', default='runs', help='folder holding runs.csv')
-    sub = p.add_subparsers(dest='cmd', required=True)
-    ls = sub.add_parser('list', help='runs sorted by score'); ls.add_argument('--top', type=int, default=20)
-    ls.add_argument('--keys', default='model.arch,data.size,train.epochs,aug.kind,swa.kind', help='config columns to show')
-    df = sub.add_parser('diff', help='config keys that differ between two runs'); df.add_argument('a'); df.add_argument('b')
-    pl = sub.add_parser('plot', help='learning curves to a PNG'); pl.add_argument('runs', nargs='+'); pl.add_argument('--out', default='curves.png')
-    a = p.parse_args(argv)
     try:
-        if a.cmd == 'list':
-            t = runs_table(a.runs_dir)
-            cols = ['run', 'status', 'score', 'root', 'vowel', 'consonant', 'epochs_done', 'wall_s'] + [k for k in a.keys.split(',') if k in t]
-            print(t[[c for c in cols if c in t]].head(a.top).to_string(index=False))
-        elif a.cmd == 'diff': print(config_diff(a.a, a.b).to_string(index=False))
-        else: print(plot_runs(a.runs, a.out))
-    except FileNotFoundError as e: p.exit(2, f"bengali-fa-runs: {e}\n")
+        if cmd == 'list':
+            t = runs_table(runs_dir)
+            cols = ['run', 'status', 'score', 'root', 'vowel', 'consonant', 'epochs_done', 'wall_s'] + [k for k in keys.split(',') if k in t]
+            print(t[[c for c in cols if c in t]].head(top).to_string(index=False))
+        elif cmd == 'diff':
+            if len(runs) != 2: raise ValueError(f"diff takes two run folders, got {len(runs)}")
+            print(config_diff(*runs).to_string(index=False))
+        else:
+            if not runs: raise ValueError("plot takes one or more run folders")
+            print(plot_runs(list(runs), out))
+    except (FileNotFoundError, ValueError) as e: print(f"bengali-fa-runs: {e}", file=sys.stderr); sys.exit(2)
