@@ -53,13 +53,15 @@ def bengali_learner(dls, # from `bengali_dls`
         learn.add_cbs([ChannelsLast(), MixedPrecision(amp_mode='bf16' if bf16 else 'fp16')])
     return learn
 
+# %% ../nbs/09_learner.ipynb #4eb3e401
 def preds_to_labels(preds) -> np.ndarray:
     "Per-head probabilities or logits (from `get_preds`) to an (n, 3) array of labels in (root, vowel, consonant) order"
     return np.stack([torch.as_tensor(p).argmax(-1).cpu().numpy() for p in preds[:3]], 1)
 
-# %% ../nbs/09_learner.ipynb #9e7a27a2
-SCHEDULES = ('auto', 'one_cycle', 'fine_tune')
+# %% ../nbs/09_learner.ipynb #327acd50
+SCHEDULES = ('auto', 'one_cycle', 'fine_tune')  # the values of `schedule`
 
+# %% ../nbs/09_learner.ipynb #9e7a27a2
 def schedule_phases(epochs:int, # epochs of the main phase (all layers)
                     lr:float, # one_cycle: the peak rate of every group; fine_tune: the heads' rate while frozen
                     schedule:str='one_cycle', # 'one_cycle', 'fine_tune', or 'auto': one of them by `pretrained`
