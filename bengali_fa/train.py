@@ -120,6 +120,7 @@ def claim_run_dir(runs_dir='runs', run_dir=None, resume:bool=False) -> Path:
         raise FileExistsError(f"{d}: already holds a run (continue it with resume={d})")
     return d
 
+# %% ../nbs/11_train.ipynb #e725a476
 def release_run_dir(run_dir):
     "Let go of a run folder claimed by `claim_run_dir` (the lock file stays)"
     fd = _HELD.pop(os.path.realpath(run_dir), None)
@@ -161,6 +162,7 @@ def train_config(overrides:list=(), config_name:str='config'):
 _XRESNETS = ('xresnet18', 'xresnet34', 'xresnet50', 'xresnet101', 'xresnet152')
 class ConfigError(ValueError): "A config value that cannot work"
 
+# %% ../nbs/11_train.ipynb #0e2ec371
 def _arch_problem(arch):
     if arch in _XRESNETS: return None
     import timm
@@ -221,6 +223,7 @@ def data_path(cfg, progress:bool=True) -> Path:
         write_dataset(out, n_train=d.n_train, n_test=d.n_test, seed=d.synth_seed, overwrite=out.exists(), progress=progress)
     return out
 
+# %% ../nbs/11_train.ipynb #825cea98
 def _device(cfg):
     if int(os.environ.get('WORLD_SIZE', 1)) > 1 and cfg.device != 'cpu' and torch.cuda.is_available():
         return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))  # torchrun / accelerate launch: one GPU per rank
@@ -246,6 +249,7 @@ def _plain(o):
     if isinstance(o, np.generic): return o.item()
     return o
 
+# %% ../nbs/11_train.ipynb #a1ee4e0a
 def _loader(dl):
     "`dl` itself, or the loader that fastai's `DistributedDL` wraps (in a distributed run)"
     ddl = getattr(sys.modules.get('fastai.distributed'), 'DistributedDL', None)  # (never imported: no loader is one)
@@ -258,6 +262,7 @@ def rng_state(dls) -> dict:
                 numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]], python=random.getstate(),
                 loaders=[_loader(dl).rng.getstate() for dl in dls.loaders])
 
+# %% ../nbs/11_train.ipynb #da8b525f
 def set_rng_state(s:dict, dls):
     "Restore the generators saved by `rng_state`"
     torch.set_rng_state(s['torch'])
@@ -268,6 +273,7 @@ def set_rng_state(s:dict, dls):
 
 def _tuples(o): return tuple(_tuples(v) for v in o) if isinstance(o, (list, tuple)) else o
 
+# %% ../nbs/11_train.ipynb #32919f8e
 def load_checkpoint(path) -> dict:
     "Read a checkpoint written by the training app (never unpickles arbitrary objects)"
     path = Path(path)
@@ -437,6 +443,7 @@ def flat_config(cfg) -> dict:
             else: yield f'{pre}{k}', (str(v) if isinstance(v, list) else v)
     return dict(walk(OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg))
 
+# %% ../nbs/11_train.ipynb #737bc1a8
 def record_run(runs_dir, row:dict) -> pd.DataFrame:
     "Add (or replace, by `run`: the same folder however it is written) a row of the runs table `<runs_dir>/runs.csv`"
     runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
