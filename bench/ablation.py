@@ -21,7 +21,7 @@ from bengali_fa.callback.swa import swa_callback
 
 # what each variant changes from the baseline (SWA: start_epoch is set from --epochs below)
 VARIANTS = {'baseline': {}, 'mixup': dict(mix='mixup'), 'cutmix': dict(mix='cutmix'), 'both': dict(mix='both'),
-            'swa': dict(swa='swa'), 'ema': dict(swa='ema'), 'weights': dict(weights='inverse'), 'smooth': dict(label_smoothing=0.1),
+            'swa': dict(swa='swa'), 'ema': dict(swa='ema'), 'weights': dict(class_weights='inverse'), 'smooth': dict(label_smoothing=0.1),
             'aux': dict(grapheme=True)}
 
 def dataset(a) -> Path:
@@ -35,7 +35,7 @@ def run(src, variant, seed, a) -> dict:
     set_seed(seed)  # before the loaders: their shuffle generator is drawn from it
     dls = bengali_dls(src, size=a.size, bs=a.bs, fold=0, grapheme=v.get('grapheme', False), cache_dir=Path(a.cache)/'prep',
                       device='cpu', progress=False)
-    learn = bengali_learner(dls, a.arch, weights=v.get('weights'), label_smoothing=v.get('label_smoothing', 0.))
+    learn = bengali_learner(dls, a.arch, class_weights=v.get('class_weights'), label_smoothing=v.get('label_smoothing', 0.))
     cbs = [cb for cb in (mix_callback(v.get('mix', 'none'), alpha=a.alpha),
                          swa_callback(v.get('swa', 'none'), start_epoch=max(a.epochs - a.swa_epochs, 0), decay=a.decay)) if cb]
     t = time.perf_counter()

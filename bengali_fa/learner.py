@@ -7,7 +7,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/learner.html.md"""
 # %% ../nbs/09_learner.ipynb #b67e069a
 from __future__ import annotations
 import numpy as np, torch
-from .labels import COMPONENTS, N_CLASSES, third_party_imports
+from .labels import COMPONENTS, N_CLASSES, N_GRAPHEMES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastcore.basics import patch
     from fastai.learner import Learner
@@ -15,7 +15,7 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.channelslast import ChannelsLast
     import fastai.callback.schedule, fastai.callback.progress  # fit_one_cycle, fine_tune, lr_find, progress bars
 from .model import BengaliModel, bengali_splitter
-from .loss import MultiHeadLoss, class_weights
+from .loss import MultiHeadLoss, compute_class_weights
 from .metrics import bengali_metrics
 
 # %% auto #0
@@ -23,20 +23,28 @@ __all__ = ['SCHEDULES', 'bengali_learner', 'preds_to_labels', 'schedule_phases']
 
 # %% ../nbs/09_learner.ipynb #4461f1ef
 def _train_labels(dls, k):
-    return dls.labels[COMPONENTS[k] if k < 3 else 'grapheme_idx'].to_numpy()[dls.train.dataset.idxs]
+    return dls.labels[COMPONENTS[k] if k < len(COMPONENTS) else 'grapheme_idx'].to_numpy()[dls.train.dataset.idxs]
 
-def bengali_learner(dls, arch:str='xresnet18', pretrained=None, grapheme_head:bool|None=None, head_weights=(2., 1., 1.),
-                    aux_weight:float=0.5, weights:str|None=None, label_smoothing:float=0., pool:str='concat',
-                    dropout:float=0.25, mixed_precision:bool|None=None, **kwargs) -> Learner:
-    "A `Learner` for `dls` (from `bengali_dls`) with a multi-head model, the multi-head loss and the competition metrics"
+def bengali_learner(dls, # from `bengali_dls`
+                    arch:str='xresnet18', # fastai xresnet18/34/50, or any timm model name
+                    pretrained=None, # None or '': random init; a weights file; True or 'true': timm's hub weights
+                    grapheme_head:bool|None=None, # the auxiliary grapheme head; None: when `dls` has the grapheme target
+                    head_weights=(2., 1., 1.), # loss weights of root, vowel, consonant
+                    aux_weight:float=0.5, # loss weight of the grapheme head
+                    class_weights:str|None=None, # None or '': none; 'inverse' or 'effective' (`compute_class_weights`)
+                    label_smoothing:float=0., pool:str='concat', dropout:float=0.25,
+                    mixed_precision:bool|None=None, # None: on a GPU
+                    **kwargs) -> Learner: # passed to `Learner` (e.g. `wd`)
+    "A `Learner` for `dls` with a multi-head model, the multi-head loss and the competition metrics"
+    pretrained = True if str(pretrained).lower() == 'true' else (pretrained or None)  # (the YAML config's strings)
     n_targets = len(dls.one_batch()) - 1
     grapheme_head = n_targets == 4 if grapheme_head is None else grapheme_head
     if grapheme_head and n_targets < 4: raise ValueError("grapheme_head needs the grapheme target: bengali_dls(..., grapheme=True)")
     model = BengaliModel(arch, pretrained, grapheme_head=grapheme_head, pool=pool, dropout=dropout)
     cw = None
-    if weights is not None:
-        sizes = list(N_CLASSES.values()) + [1295]
-        cw = [class_weights(_train_labels(dls, k), sizes[k], weights) for k in range(3 + grapheme_head)]
+    if class_weights:
+        sizes = list(N_CLASSES.values()) + [N_GRAPHEMES]
+        cw = [compute_class_weights(_train_labels(dls, k), sizes[k], class_weights) for k in range(len(COMPONENTS) + grapheme_head)]
     loss = MultiHeadLoss(head_weights, aux_weight if grapheme_head else 0., cw, label_smoothing)
     learn = Learner(dls, model, loss_func=loss, metrics=bengali_metrics(), splitter=bengali_splitter, **kwargs)
     on_gpu = getattr(dls, 'device', None) is not None and torch.device(dls.device).type == 'cuda'
@@ -45,13 +53,15 @@ def bengali_learner(dls, arch:str='xresnet18', pretrained=None, grapheme_head:bo
         learn.add_cbs([ChannelsLast(), MixedPrecision(amp_mode='bf16' if bf16 else 'fp16')])
     return learn
 
+# %% ../nbs/09_learner.ipynb #4eb3e401
 def preds_to_labels(preds) -> np.ndarray:
     "Per-head probabilities or logits (from `get_preds`) to an (n, 3) array of labels in (root, vowel, consonant) order"
     return np.stack([torch.as_tensor(p).argmax(-1).cpu().numpy() for p in preds[:3]], 1)
 
-# %% ../nbs/09_learner.ipynb #9e7a27a2
-SCHEDULES = ('auto', 'one_cycle', 'fine_tune')
+# %% ../nbs/09_learner.ipynb #327acd50
+SCHEDULES = ('auto', 'one_cycle', 'fine_tune')  # the values of `schedule`
 
+# %% ../nbs/09_learner.ipynb #9e7a27a2
 def schedule_phases(epochs:int, # epochs of the main phase (all layers)
                     lr:float, # one_cycle: the peak rate of every group; fine_tune: the heads' rate while frozen
                     schedule:str='one_cycle', # 'one_cycle', 'fine_tune', or 'auto': one of them by `pretrained`

@@ -10,12 +10,13 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from .labels import COMPONENTS, N_CLASSES, N_GRAPHEMES
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'class_weights', 'MultiHeadLoss']
+__all__ = ['IGNORE_INDEX', 'compute_class_weights', 'MultiHeadLoss']
 
-# %% ../nbs/06_loss.ipynb #90c22245
+# %% ../nbs/06_loss.ipynb #cb56db38
 IGNORE_INDEX = -100  # a target that adds nothing to its head's loss (torch's default `ignore_index`)
 
-def class_weights(labels, n_classes:int, kind:str='inverse', beta:float=0.999) -> torch.Tensor:
+# %% ../nbs/06_loss.ipynb #90c22245
+def compute_class_weights(labels, n_classes:int, kind:str='inverse', beta:float=0.999) -> torch.Tensor:
     "Per-class weights from training `labels`: 'inverse' frequency or 'effective' number; unseen classes get the largest weight"
     labels = np.asarray(labels, np.int64)
     counts = np.bincount(labels[labels != IGNORE_INDEX], minlength=n_classes).astype(np.float64)  # ignored targets count for no class
@@ -44,7 +45,7 @@ class MultiHeadLoss(nn.Module):
         red = reduction or self.reduction
         per = 0.
         for k, (p, t) in enumerate(zip(preds, targets)):
-            if k == 3 and not self.aux_weight: continue
+            if k == len(COMPONENTS) and not self.aux_weight: continue  # the grapheme head, after the components' heads
             w = self.cw[k] if k < len(self.cw) else None
             p, t = p.as_subclass(torch.Tensor).float(), t.as_subclass(torch.Tensor).long()  # plain tensors (fastai's types clash)
             w = None if w is None else w.to(p.device)
@@ -58,5 +59,9 @@ class MultiHeadLoss(nn.Module):
             per = per + self.head_weights[k] * l
         return per if red == 'none' else per.sum() if red == 'sum' else per.mean()
 
-    def activation(self, preds): return tuple(F.softmax(p, dim=-1) for p in preds)
-    def decodes(self, preds): return tuple(p.argmax(dim=-1) for p in preds)
+    def activation(self, preds):
+        "Per-head probabilities (what `get_preds` returns)"
+        return tuple(F.softmax(p, dim=-1) for p in preds)
+    def decodes(self, preds):
+        "Per-head class indices"
+        return tuple(p.argmax(dim=-1) for p in preds)

@@ -6,29 +6,33 @@ Docs: https://bengali-fa.github.io/bengali_fa/train.html.md"""
 
 # %% ../nbs/11_train.ipynb #70857d53
 from __future__ import annotations
-import os, sys, json, time, random, fcntl, argparse
+import os, sys, json, time, random, fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List
+from typing import Annotated, List
 import numpy as np, pandas as pd, torch
 from .labels import COMPONENTS, N_CLASSES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastcore.imports import in_notebook
     from fastcore.foundation import L
+    from fastcore.script import call_parse
     from fastai.callback.core import Callback
-    from fastai.callback.progress import ProgressCallback
+    from fastai.callback.progress import ProgressCallback, CSVLogger
+    from fastai.callback.tracker import TrackerCallback, SaveModelCallback
     from fastai.torch_core import set_seed, default_device
 from .synth import write_dataset
 from .data import bengali_dls, default_cache_dir
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
 from .metrics import competition_score, macro_recall
-from .inference import bundle_from_learner, _write_csv  # atomic CSV writes, shared with submission.csv
+from .core import atomic_path
+from .inference import bundle_from_learner
 
 # %% auto #0
 __all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'claim_run_dir',
            'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path', 'build_learner', 'rng_state',
-           'set_rng_state', 'save_atomic', 'load_checkpoint', 'RunTracker', 'WandbLogger', 'flat_config', 'record_run',
-           'runs_table', 'per_class_recall', 'train', 'train_cli', 'config_diff', 'plot_runs', 'runs_cli']
+           'set_rng_state', 'load_checkpoint', 'MetricsLogger', 'SaveBest', 'ResumeCallback', 'WandbLogger',
+           'flat_config', 'record_run', 'runs_table', 'per_class_recall', 'train', 'train_cli', 'config_diff',
+           'plot_runs', 'runs_cli']
 
 # %% ../nbs/11_train.ipynb #9bf5ed65
 M = '???'  # every value comes from the YAML files in bengali_fa/conf
@@ -116,16 +120,11 @@ def claim_run_dir(runs_dir='runs', run_dir=None, resume:bool=False) -> Path:
         raise FileExistsError(f"{d}: already holds a run (continue it with resume={d})")
     return d
 
+# %% ../nbs/11_train.ipynb #e725a476
 def release_run_dir(run_dir):
     "Let go of a run folder claimed by `claim_run_dir` (the lock file stays)"
     fd = _HELD.pop(os.path.realpath(run_dir), None)
     if fd is not None: fcntl.flock(fd, fcntl.LOCK_UN); os.close(fd)
-
-def _write_text(path, text:str):
-    "Write a text file through a temporary name in the same folder, renamed when complete"
-    path = Path(path); tmp = path.with_name(f'.{path.name}.{os.getpid()}.partial')
-    try: tmp.write_text(text); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/11_train.ipynb #5fe2cab7
 _RESOLVED = {}  # this process's Hydra folders (a resolver may be evaluated more than once)
@@ -163,6 +162,7 @@ def train_config(overrides:list=(), config_name:str='config'):
 _XRESNETS = ('xresnet18', 'xresnet34', 'xresnet50', 'xresnet101', 'xresnet152')
 class ConfigError(ValueError): "A config value that cannot work"
 
+# %% ../nbs/11_train.ipynb #0e2ec371
 def _arch_problem(arch):
     if arch in _XRESNETS: return None
     import timm
@@ -223,23 +223,21 @@ def data_path(cfg, progress:bool=True) -> Path:
         write_dataset(out, n_train=d.n_train, n_test=d.n_test, seed=d.synth_seed, overwrite=out.exists(), progress=progress)
     return out
 
+# %% ../nbs/11_train.ipynb #825cea98
 def _device(cfg):
     if int(os.environ.get('WORLD_SIZE', 1)) > 1 and cfg.device != 'cpu' and torch.cuda.is_available():
         return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))  # torchrun / accelerate launch: one GPU per rank
     return default_device() if cfg.device == 'auto' else torch.device(cfg.device)
 
+_SYNTH_KEYS = ('n_train', 'n_test', 'synth_seed')  # the `data` keys of the synthetic set (`data_path`); the others are `bengali_dls`'s
+
 def build_learner(cfg, progress:bool=True):
-    "`DataLoaders` and `Learner` for `cfg` (seeded by `cfg.seed`)"
+    "`DataLoaders` and `Learner` for `cfg` (seeded by `cfg.seed`): the `data` keys are `bengali_dls`'s arguments, the `model` keys `bengali_learner`'s"
     set_seed(cfg.seed, reproducible=True)
-    d, m = cfg.data, cfg.model
-    dls = bengali_dls(data_path(cfg, progress), size=d.size, bs=cfg.train.bs, fold=d.fold, n_folds=d.n_folds, holdout=d.holdout,
-                      grapheme=d.grapheme, device=_device(cfg), seed=cfg.seed, cache_dir=d.cache_dir or None, progress=progress,
-                      extra_renders=d.extra_renders, extra_graphemes=d.extra_graphemes)
-    pretrained = (True if str(m.pretrained).lower() == 'true' else m.pretrained) or None
-    learn = bengali_learner(dls, m.arch, pretrained, grapheme_head=m.grapheme_head, head_weights=tuple(m.head_weights),
-                            aux_weight=m.aux_weight, weights=m.class_weights or None, label_smoothing=m.label_smoothing,
-                            pool=m.pool, dropout=m.dropout, wd=cfg.train.wd)
-    return dls, learn
+    d = {k: v for k, v in cfg.data.items() if k not in _SYNTH_KEYS}
+    d.update(path=data_path(cfg, progress), cache_dir=d['cache_dir'] or None)
+    dls = bengali_dls(**d, bs=cfg.train.bs, device=_device(cfg), seed=cfg.seed, progress=progress)
+    return dls, bengali_learner(dls, **cfg.model, wd=cfg.train.wd)
 
 # %% ../nbs/11_train.ipynb #8078dc57
 def _plain(o):
@@ -251,13 +249,20 @@ def _plain(o):
     if isinstance(o, np.generic): return o.item()
     return o
 
+# %% ../nbs/11_train.ipynb #a1ee4e0a
+def _loader(dl):
+    "`dl` itself, or the loader that fastai's `DistributedDL` wraps (in a distributed run)"
+    ddl = getattr(sys.modules.get('fastai.distributed'), 'DistributedDL', None)  # (never imported: no loader is one)
+    return dl.dl if ddl is not None and isinstance(dl, ddl) else dl
+
 def rng_state(dls) -> dict:
     "The state of every random generator a run uses"
     np_state = np.random.get_state()
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]], python=random.getstate(),
-                loaders=[(dl.dl if type(dl).__name__ == 'DistributedDL' else dl).rng.getstate() for dl in dls.loaders])  # (DDP: the wrapped loader's)
+                loaders=[_loader(dl).rng.getstate() for dl in dls.loaders])
 
+# %% ../nbs/11_train.ipynb #da8b525f
 def set_rng_state(s:dict, dls):
     "Restore the generators saved by `rng_state`"
     torch.set_rng_state(s['torch'])
@@ -268,13 +273,7 @@ def set_rng_state(s:dict, dls):
 
 def _tuples(o): return tuple(_tuples(v) for v in o) if isinstance(o, (list, tuple)) else o
 
-def save_atomic(obj, path:Path):
-    "`torch.save` to a temporary name in the same folder, then rename"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.partial')
-    try: torch.save(obj, tmp); tmp.replace(path)
-    finally: tmp.unlink(missing_ok=True)
-
+# %% ../nbs/11_train.ipynb #32919f8e
 def load_checkpoint(path) -> dict:
     "Read a checkpoint written by the training app (never unpickles arbitrary objects)"
     path = Path(path)
@@ -287,7 +286,7 @@ from contextlib import nullcontext
 with third_party_imports():
     from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, get_model
 from .metrics import is_distributed, sharded, _cpu_broadcast
-from .callback.swa import _broadcast_state
+from .callback.swa import SWA, _broadcast_state
 
 def _launched() -> bool: return num_distrib() > 1  # started by torchrun / accelerate launch as one of several processes
 
@@ -327,45 +326,90 @@ def _opt_to_params(opt):
 # %% ../nbs/11_train.ipynb #cbaf8e38
 _GROUPS = ('stem', 'body', 'heads')  # bengali_splitter's parameter groups
 
+def _skipped(learn) -> bool:
+    "Whether fastai skipped this epoch (`fit(..., start_epoch=k)`, as a resumed run does): the `Recorder` logged no values"
+    return len(learn.recorder.values[-1]) == 0
+
+class MetricsLogger(CSVLogger):
+    "fastai's `CSVLogger` for a run: a row per epoch with its phase, every group's learning rate and seconds, written by rank 0"
+    def __init__(self, fname, # the CSV file (metrics.csv of the run folder)
+                 rows=(), # the rows so far (a resumed run's)
+                 loggers=(), # also given each row (`WandbLogger`)
+                 verbose:bool=False): # print each row
+        super().__init__(fname, append=True)
+        self.rows, self.loggers, self.verbose, self.phase, self.offset, self.n_total = list(rows), list(loggers), verbose, '', 0, 0
+    def before_fit(self):  # (fastai's writes a header at every fit, on every rank)
+        if hasattr(self, 'gather_preds'): return
+        self.old_logger, self.learn.logger = self.logger, self._write_line
+    def _write_line(self, log):
+        if not _skipped(self.learn): self._add(self._row(log))
+        self.old_logger(log)
+    def _row(self, log) -> dict:
+        rec = self.recorder
+        return dict(epoch=self.offset + self.epoch, phase=self.phase, **{k: float(v) for k, v in zip(rec.metric_names[1:-1], log[1:-1])},
+                    **{f'lr_{g}': float(h['lr']) for g, h in zip(_GROUPS, self.opt.hypers)},  # every group's rate at the epoch's end
+                    seconds=round(time.time() - rec.start_epoch, 2))
+    def _add(self, row:dict):
+        self.rows.append(row)  # (every rank: the metrics are gathered from all of them)
+        if rank_distrib() != 0: return
+        p = self.path/self.fname
+        p.parent.mkdir(parents=True, exist_ok=True)
+        new = not p.is_file() or p.stat().st_size == 0
+        with open(p, 'a') as f:
+            pd.DataFrame([row]).to_csv(f, header=new, index=False); f.flush(); os.fsync(f.fileno())
+        for lg in self.loggers: lg.log(row)
+        if self.verbose: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase}) " + ' '.join(
+            f'{k}={row[k]:.4f}' for k in self.recorder.metric_names[1:-1]) + f" {row['seconds']:.0f}s", flush=True)
+    def after_fit(self):
+        if hasattr(self, 'gather_preds'): return
+        self.learn.logger = self.old_logger
+
+# %% ../nbs/11_train.ipynb #7e88011d
 def _cpu_state(model): return {k: v.detach().cpu().clone() for k, v in get_model(model).state_dict().items()}  # (DDP: without `module.`)
 
-class RunTracker(Callback):
-    "Per-epoch metrics to `metrics.csv`, best weights by score, periodic checkpoints for resume, and optional loggers"
-    order = 66  # after fastai's Recorder (50), whose log then holds this epoch's metrics, and SWA/EMA (65), whose average then includes it
-    def __init__(self, run_dir, ckpt_every:int=1, rows=(), best:float=-1., best_epoch:int=-1, loggers=(), verbose:bool=False):
-        self.run_dir, self.ckpt_every, self.rows, self.loggers, self.verbose = Path(run_dir), ckpt_every, list(rows), list(loggers), verbose
-        self.best, self.best_epoch, self.phase, self.phase_name, self.offset, self.n_total, self.smooth = best, best_epoch, 0, '', 0, 0, None
-        self.averager, self._ran = None, False  # the SWA/EMA callback of this phase, if any
-    def before_epoch(self): self._ran, self._t0 = False, time.time()
+class SaveBest(SaveModelCallback):
+    "fastai's `SaveModelCallback` on `score` over every phase of a run: the validated weights to `fname`, by rank 0, replaced whole"
+    def __init__(self, fname, # the weights file (ckpt/best.pth of the run folder)
+                 best:float|None=None, best_epoch:int=-1): # a resumed run's best score and its epoch
+        super().__init__(monitor='score', comp=np.greater, fname=fname, reset_on_fit=False)  # (the best of every phase so far)
+        self.best, self.best_epoch, self.offset, self.averager = best, best_epoch, 0, None
+    def after_epoch(self):
+        if _skipped(self.learn): return  # (fastai's would read the skipped epoch's empty record)
+        TrackerCallback.after_epoch(self)  # sets `new_best` (SaveModelCallback's own also prints it)
+        if self.new_best: self.best_epoch = self.offset + self.epoch; self._save(self.fname)
+    def _save(self, fname):
+        if rank_distrib() != 0: return
+        validated = self.averager.valid_state() if self.averager is not None else None  # EMA: the average was validated
+        with atomic_path(fname) as t: torch.save(validated if validated is not None else _cpu_state(self.model), t)
+        self.last_saved_path = Path(fname)
+    def after_fit(self): pass  # (fastai's loads the best weights: `train` does once the last phase, and SWA, are done)
+
+# %% ../nbs/11_train.ipynb #4fe41385
+class ResumeCallback(Callback):
+    "The run's state every `every` epochs and at the end of each fit, to `fname` (rank 0): what `resume=` continues from exactly"
+    order = SWA.order + 1  # after SWA/EMA, whose averaging state then includes this epoch
+    def __init__(self, fname, # the checkpoint file (ckpt/last.pth of the run folder)
+                 every:int=1, # epochs between checkpoints
+                 logger:MetricsLogger|None=None, saver:SaveBest|None=None): # their rows and best score go in the checkpoint
+        self.fname, self.every, self.logger, self.saver = Path(fname), every, logger, saver
+        self.phase, self.averager, self.smooth = 0, None, None  # the phase's index, its SWA/EMA callback, a smoothed loss to restore
     def before_train(self):
         if self.smooth is not None:  # resuming: the smoothed training loss continues as in the interrupted run
             self.recorder.smooth_loss.val, self.recorder.smooth_loss.count = self.smooth['val'].to(self.dls.device), self.smooth['count']
             self.smooth = None
-    def after_train(self): self._ran = True
     def after_fit(self): self.smooth = None  # (a resumed phase whose epochs were all done: the next phase starts afresh)
     def after_epoch(self):
-        if not self._ran: return  # skipped while resuming
-        rec = self.recorder
-        mets = {k: float(v) for k, v in zip(rec.metric_names[1:-1], rec.log[1:-1])}
-        lrs = {f'lr_{g}': float(h['lr']) for g, h in zip(_GROUPS, self.opt.hypers)}  # every group's rate at the epoch's end
-        row = dict(epoch=self.offset + self.epoch, phase=self.phase_name, **mets, **lrs, seconds=round(time.time() - self._t0, 2))
-        self.rows.append(row)
-        main = rank_distrib() == 0  # distributed: every rank has the same metrics (gathered); rank 0 writes
-        if main: _write_csv(pd.DataFrame(self.rows), self.run_dir/'metrics.csv')
-        if row.get('score', -1) > self.best:
-            self.best, self.best_epoch = row['score'], row['epoch']
-            validated = self.averager.valid_state() if self.averager is not None and main else None  # EMA: the average was validated
-            if main: save_atomic(validated if validated is not None else _cpu_state(self.model), self.run_dir/'ckpt'/'best.pth')
-        if main and ((self.epoch + 1) % self.ckpt_every == 0 or self.epoch + 1 == self.n_epoch): self.checkpoint()
-        for lg in self.loggers: lg.log(row)
-        if self.verbose and main: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase_name}) " +
-                               ' '.join(f'{k}={v:.4f}' for k, v in mets.items()) + f" {row['seconds']:.0f}s", flush=True)
-    def checkpoint(self):
-        sl = self.recorder.smooth_loss
-        save_atomic(dict(model=_cpu_state(self.model), opt=_plain(self.opt.state_dict()), phase=self.phase, epoch=self.epoch + 1,
-                         best=self.best, best_epoch=self.best_epoch, rows=self.rows, rng=rng_state(self.dls),
-                         smooth=dict(val=sl.val.detach().cpu(), count=sl.count),
-                         averaging=self.averager.state_dict() if self.averager is not None else None), self.run_dir/'ckpt'/'last.pth')
+        if _skipped(self.learn) or rank_distrib() != 0: return
+        if (self.epoch + 1) % self.every == 0 or self.epoch + 1 == self.n_epoch: self.save()
+    def save(self):
+        "Write the checkpoint now"
+        sl, saver = self.recorder.smooth_loss, self.saver
+        state = dict(model=_cpu_state(self.model), opt=_plain(self.opt.state_dict()), phase=self.phase, epoch=self.epoch + 1,
+                     best=saver.best if saver else None, best_epoch=saver.best_epoch if saver else -1,
+                     rows=self.logger.rows if self.logger else [], rng=rng_state(self.dls),
+                     smooth=dict(val=sl.val.detach().cpu(), count=sl.count),
+                     averaging=self.averager.state_dict() if self.averager is not None else None)
+        with atomic_path(self.fname) as t: torch.save(state, t)
 
 # %% ../nbs/11_train.ipynb #6b8e50b0
 def _wandb_key() -> bool:
@@ -399,6 +443,7 @@ def flat_config(cfg) -> dict:
             else: yield f'{pre}{k}', (str(v) if isinstance(v, list) else v)
     return dict(walk(OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg))
 
+# %% ../nbs/11_train.ipynb #737bc1a8
 def record_run(runs_dir, row:dict) -> pd.DataFrame:
     "Add (or replace, by `run`: the same folder however it is written) a row of the runs table `<runs_dir>/runs.csv`"
     runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
@@ -407,7 +452,7 @@ def record_run(runs_dir, row:dict) -> pd.DataFrame:
         fcntl.flock(lock, fcntl.LOCK_EX)  # read, change and replace the table as one step (writers wait; readers see whole files)
         old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=['run'])
         df = pd.concat([old[[os.path.realpath(str(r)) != key for r in old['run']]], pd.DataFrame([row])], ignore_index=True)
-        _write_csv(df, path)
+        with atomic_path(path) as t: df.to_csv(t, index=False)
     return df
 
 # %% ../nbs/11_train.ipynb #aeb45a0e
@@ -430,12 +475,9 @@ def _phases(cfg) -> list:
     return schedule_phases(t.epochs, t.lr, t.schedule, t.freeze_epochs, t.lr_mult, pretrained=bool(cfg.model.pretrained))
 
 def _extra_cbs(cfg) -> list:
-    "MixUp/CutMix and SWA/EMA callbacks from the `aug` and `swa` groups"
-    cbs, a, s = [], cfg.aug, cfg.swa
-    if a.kind != 'none':
-        from bengali_fa.callback.mix import mix_callback
-        cbs.append(mix_callback(a.kind, alpha=a.alpha, switch_prob=a.switch_prob, per_sample=a.per_sample, stop_epochs=a.stop_epochs))
-    return cbs
+    "The MixUp/CutMix callback of the `aug` group (its keys are `mix_callback`'s arguments)"
+    from bengali_fa.callback.mix import mix_callback
+    return [cb for cb in [mix_callback(**cfg.aug)] if cb is not None]
 
 def _swa_cb(cfg, n_epochs:int):
     s = cfg.swa
@@ -456,7 +498,7 @@ def per_class_recall(y_true:np.ndarray, y_pred:np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_train.ipynb #7282dbbd
-def _final(learn, dls, run_dir, cfg, tracker, swa) -> tuple:
+def _final(learn, dls, run_dir, cfg, swa) -> tuple:
     "Final model (best by score, or the SWA average), its validation metrics, per-class recall and sample predictions"
     if swa is None and rank_distrib() == 0 and (run_dir/'ckpt'/'best.pth').is_file():
         learn.model.load_state_dict(load_checkpoint(run_dir/'ckpt'/'best.pth'))
@@ -496,25 +538,31 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
         state, device = load_checkpoint(run_dir/'ckpt'/'last.pth'), cfg.device
         cfg = OmegaConf.load(run_dir/'config.yaml'); cfg.device = device  # the run's own config; only the device may change
         if main: print(f"resuming {run_dir} after epoch {sum(n for _, n, _ in _phases(cfg)[:state['phase']]) + state['epoch']}", flush=True)
-    elif main: _write_text(run_dir/'config.yaml', OmegaConf.to_yaml(cfg, resolve=True))
+    elif main:
+        with atomic_path(run_dir/'config.yaml') as t: t.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     flat = flat_config(cfg)
     dls, learn = _rank0_first(lambda: build_learner(cfg, progress))  # (rank 0 writes the synthetic set and caches)
-    if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from RunTracker instead
+    if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from MetricsLogger instead
     phases = _phases(cfg)
     loggers = [WandbLogger(cfg, run_dir, flat)] if cfg.tracking.wandb and main else []
-    tracker = RunTracker(run_dir, cfg.train.ckpt_every, loggers=loggers, verbose=not progress)
-    tracker.n_total = sum(n for _, n, _ in phases)
+    logger = MetricsLogger(run_dir/'metrics.csv', loggers=loggers, verbose=not progress)
+    saver = SaveBest(run_dir/'ckpt'/'best.pth')
+    resumer = ResumeCallback(run_dir/'ckpt'/'last.pth', cfg.train.ckpt_every, logger, saver)
+    logger.n_total = sum(n for _, n, _ in phases)
     def record(status, **extra) -> dict:  # result.json and the row of the runs table, with what the run has
-        res = dict(run=str(run_dir), status=status, epochs_done=len(tracker.rows), best_epoch=tracker.best_epoch,
+        res = dict(run=str(run_dir), status=status, epochs_done=len(logger.rows), best_epoch=saver.best_epoch,
                    wall_s=round(time.time() - t_start, 1), **extra)
-        if main: _write_text(run_dir/'result.json', json.dumps(res, indent=1)); record_run(cfg.runs_dir, {**res, **flat})
+        if main:
+            with atomic_path(run_dir/'result.json') as t: t.write_text(json.dumps(res, indent=1))
+            record_run(cfg.runs_dir, {**res, **flat})
         return res
     start_phase, start_epoch = 0, 0
     if state is not None:
         learn.model.load_state_dict(state['model'])
-        start_phase, start_epoch, tracker.rows = state['phase'], state['epoch'], list(state['rows'])
-        tracker.best, tracker.best_epoch = state['best'], state['best_epoch']
-        if main: _write_csv(pd.DataFrame(tracker.rows), run_dir/'metrics.csv')  # epochs after the checkpoint are run again
+        start_phase, start_epoch, logger.rows = state['phase'], state['epoch'], list(state['rows'])
+        saver.best, saver.best_epoch = state['best'], state['best_epoch']
+        if main:  # epochs after the checkpoint are run again
+            with atomic_path(run_dir/'metrics.csv') as t: pd.DataFrame(logger.rows).to_csv(t, index=False)
     swa, status, error = None, 'interrupted', None
     try:
         with _fit_ctx(learn, cpu):  # distributed: fastai's DistributedTrainer (accelerate) around every fit
@@ -525,11 +573,12 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
                 swa = _swa_cb(cfg, n) if i == len(phases) - 1 else None  # SWA/EMA: the last phase
                 if state is not None:  # the first phase run after resuming: optimizer, generators, smoothed loss and average as saved
                     if start > 0:
-                        learn.opt.load_state_dict(state['opt']); _opt_to_params(learn.opt); tracker.smooth = state['smooth']
+                        learn.opt.load_state_dict(state['opt']); _opt_to_params(learn.opt); resumer.smooth = state['smooth']
                         if swa is not None and state.get('averaging') is not None: swa.load_state_dict(state['averaging'])
                     set_rng_state(state['rng'], dls); state = None
-                tracker.phase, tracker.phase_name, tracker.offset, tracker.averager = i, name, sum(p[1] for p in phases[:i]), swa
-                learn.fit_one_cycle(n, cbs=[tracker, *_extra_cbs(cfg), *([swa] if swa else []), *cbs], start_epoch=start, **kw)
+                logger.phase, resumer.phase, resumer.averager, saver.averager = name, i, swa, swa
+                logger.offset = saver.offset = sum(p[1] for p in phases[:i])  # epochs counted over the phases
+                learn.fit_one_cycle(n, cbs=[logger, saver, resumer, *_extra_cbs(cfg), *([swa] if swa else []), *cbs], start_epoch=start, **kw)
         status = 'finished'
     except Exception as e: status, error = 'failed', e; raise  # KeyboardInterrupt (Ctrl-C) leaves 'interrupted'
     finally:
@@ -538,9 +587,9 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     if not progress: learn.remove_cb(ProgressCallback)  # (fastai's distrib_ctx gives ranks > 0 a progress bar back)
     distrib_barrier()  # distributed: rank 0 has written best.pth
     try:
-        metrics, per_class, samples = _final(learn, dls, run_dir, cfg, tracker, swa)
+        metrics, per_class, samples = _final(learn, dls, run_dir, cfg, swa)
         if main:
-            _write_csv(per_class, run_dir/'per_class_recall.csv')
+            with atomic_path(run_dir/'per_class_recall.csv') as t: per_class.to_csv(t, index=False)
             bundle_from_learner(learn, run_dir/'bundle', extra=dict(metrics=metrics, config=flat), overwrite=True)
     except BaseException as e:  # training went well: keep the record of it
         record('interrupted' if isinstance(e, KeyboardInterrupt) else 'failed', **metrics, error=f'after training: {_err(e)}')
@@ -570,6 +619,7 @@ def config_diff(run_a, run_b) -> pd.DataFrame:
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     return pd.DataFrame(dict(key=keys, a=[a.get(k) for k in keys], b=[b.get(k) for k in keys]))
 
+# %% ../nbs/11_train.ipynb #ef1ed1e8
 def plot_runs(runs:list, out='curves.png', metrics=('train_loss', 'valid_loss', 'score')) -> Path:
     "Learning curves (per-epoch `metrics` from each run's metrics.csv) of several runs, saved to `out`"
     import matplotlib; import matplotlib.pyplot as plt
@@ -584,21 +634,24 @@ def plot_runs(runs:list, out='curves.png', metrics=('train_loss', 'valid_loss', 
     fig.tight_layout(); out = Path(out); fig.savefig(out, dpi=90); plt.close(fig)
     return out
 
-def runs_cli(argv=None):
+# %% ../nbs/11_train.ipynb #de427b5e
+@call_parse
+def runs_cli(cmd:Annotated[str, dict(choices=('list', 'diff', 'plot'))], # list: runs by score; diff A B: config keys that differ; plot A B ...: learning curves
+             *runs:str, # the run folders (diff, plot)
+             runs_dir:str='runs', # the folder holding runs.csv (list)
+             top:int=20, # list: this many runs
+             keys:str='model.arch,data.size,train.epochs,aug.kind,swa.kind', # list: the config columns shown
+             out:str='curves.png'): # plot: the PNG file
     "Console script `bengali-fa-runs`: list runs by score, diff two runs' configs, plot learning curves"
-    p = argparse.ArgumentParser(prog='bengali-fa-runs', description=runs_cli.__doc__)
-    p.add_argument('--runs-dir', default='runs', help='folder holding runs.csv')
-    sub = p.add_subparsers(dest='cmd', required=True)
-    ls = sub.add_parser('list', help='runs sorted by score'); ls.add_argument('--top', type=int, default=20)
-    ls.add_argument('--keys', default='model.arch,data.size,train.epochs,aug.kind,swa.kind', help='config columns to show')
-    df = sub.add_parser('diff', help='config keys that differ between two runs'); df.add_argument('a'); df.add_argument('b')
-    pl = sub.add_parser('plot', help='learning curves to a PNG'); pl.add_argument('runs', nargs='+'); pl.add_argument('--out', default='curves.png')
-    a = p.parse_args(argv)
     try:
-        if a.cmd == 'list':
-            t = runs_table(a.runs_dir)
-            cols = ['run', 'status', 'score', 'root', 'vowel', 'consonant', 'epochs_done', 'wall_s'] + [k for k in a.keys.split(',') if k in t]
-            print(t[[c for c in cols if c in t]].head(a.top).to_string(index=False))
-        elif a.cmd == 'diff': print(config_diff(a.a, a.b).to_string(index=False))
-        else: print(plot_runs(a.runs, a.out))
-    except FileNotFoundError as e: p.exit(2, f"bengali-fa-runs: {e}\n")
+        if cmd == 'list':
+            t = runs_table(runs_dir)
+            cols = ['run', 'status', 'score', 'root', 'vowel', 'consonant', 'epochs_done', 'wall_s'] + [k for k in keys.split(',') if k in t]
+            print(t[[c for c in cols if c in t]].head(top).to_string(index=False))
+        elif cmd == 'diff':
+            if len(runs) != 2: raise ValueError(f"diff takes two run folders, got {len(runs)}")
+            print(config_diff(*runs).to_string(index=False))
+        else:
+            if not runs: raise ValueError("plot takes one or more run folders")
+            print(plot_runs(list(runs), out))
+    except (FileNotFoundError, ValueError) as e: print(f"bengali-fa-runs: {e}", file=sys.stderr); sys.exit(2)
