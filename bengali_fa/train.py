@@ -25,7 +25,7 @@ from .data import bengali_dls, default_cache_dir
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
 from .metrics import competition_score, macro_recall
 from .core import atomic_path
-from .inference import bundle_from_learner
+from .bundle import bundle_from_learner
 
 # %% auto #0
 __all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'claim_run_dir',
