@@ -13,7 +13,7 @@ import argparse, contextlib, io, json, os, platform, sys, time
 from pathlib import Path
 import pandas as pd, torch
 sys.path.insert(0, str(Path(__file__).parent))
-from plain_loop import COMPS, test_scores, test_set
+from plain_loop import COMPS, bench_set, test_scores, test_set
 
 # what each variant adds to the default config
 VARIANTS = {'baseline': [], 'mixup': ['aug=mixup'], 'cutmix': ['aug=cutmix'], 'both': ['aug=both'], 'swa': ['swa=swa'],
@@ -40,14 +40,12 @@ def main():
     a = ap.parse_args()
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     from bengali_fa.train import train, train_config
-    from bengali_fa.synth import write_dataset
     from bengali_fa.data import preprocess
     from bengali_fa.predict import predict_parquets
     cfg = train_config(a.override)
     cache = Path(os.environ['BENGALI_FA_CACHE'])/'bench'
     data = cache/f'plain_n{cfg.data.n_train}_t{a.n_test}_u{a.unseen_frac}_s0'  # the same set as plain_loop.py
-    if not (data/'synth_info.json').is_file():
-        write_dataset(data, n_train=cfg.data.n_train, n_test=a.n_test, seed=0, unseen_frac=a.unseen_frac, overwrite=data.exists(), progress=False)
+    data, _ = bench_set(data, cfg.data.n_train, a.n_test, a.unseen_frac)
     lab, meta = test_set(data)
     te_files = sorted(data.glob('test_image_data_*.parquet'))
     te = preprocess(te_files, size=cfg.data.size, progress=False)

@@ -33,6 +33,14 @@ def test_scores(y, p, meta) -> dict:
     return dict(test=score(y, p), seen=score(y[seen], p[seen]), unseen=score(y[~seen], p[~seen]),
                 held_font=score(y[held], p[held]) if held.any() else float('nan'))
 
+def bench_set(folder, n_train:int, n_test:int, unseen_frac:float) -> tuple:
+    "A benchmark's synthetic set (seed 0), written into `folder` unless complete there: its path and synth_info.json"
+    from bengali_fa.synth import write_dataset
+    folder = Path(folder)
+    if not (folder/'synth_info.json').is_file():
+        write_dataset(folder, n_train=n_train, n_test=n_test, seed=0, unseen_frac=unseen_frac, overwrite=folder.exists(), progress=False)
+    return folder, json.loads((folder/'synth_info.json').read_text())
+
 def test_set(path):
     "Test labels (n, 3) and metadata in the row order of the test parquet files"
     sol = pd.read_csv(path/'test_solution.csv')
@@ -102,18 +110,15 @@ def main():
     a = ap.parse_args()
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     from bengali_fa.train import train, train_config
-    from bengali_fa.synth import write_dataset
     from bengali_fa.data import preprocess, _split
     from bengali_fa.predict import predict_parquets
     cfg = train_config(a.override)
     n_train = cfg.data.n_train
     data = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/f'plain_n{n_train}_t{a.n_test}_u{a.unseen_frac}_s0'
-    if not (data/'synth_info.json').is_file():
-        write_dataset(data, n_train=n_train, n_test=a.n_test, seed=0, unseen_frac=a.unseen_frac, overwrite=data.exists(), progress=False)
-    info = json.loads((data/'synth_info.json').read_text())
+    data, info = bench_set(data, n_train, a.n_test, a.unseen_frac)
     lab, meta = test_set(data)
     size = cfg.data.size
-    tr_files = sorted(data.glob('train_image_data_*.parquet')); te_files = sorted(data.glob('test_image_data_*.parquet'))
+    te_files = sorted(data.glob('test_image_data_*.parquet'))
     te = preprocess(te_files, size=size, progress=False)
     y_te = lab.loc[te.ids].to_numpy(); meta_te = meta.loc[te.ids]; meta_te.attrs = meta.attrs
     rows = []

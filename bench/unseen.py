@@ -23,9 +23,10 @@ Usage: taskset -c 1 python bench/unseen.py [--seeds 0 1] [--n-train 3000] [--n-t
 """
 import argparse, contextlib, io, json, os, platform, time
 from pathlib import Path
+import sys
 import numpy as np, pandas as pd, torch
-
-COMPS = ('grapheme_root', 'vowel_diacritic', 'consonant_diacritic')
+sys.path.insert(0, str(Path(__file__).parent))
+from plain_loop import bench_set, test_set
 VARIANTS = {'plain': [], 'aux': ['data.grapheme=true', 'model.grapheme_head=true'],
             'aux+renders': ['data.grapheme=true', 'model.grapheme_head=true', 'data.extra_renders={extra}']}
 
@@ -37,12 +38,8 @@ def bench_score(y, p) -> float:
 
 def test_labels(path, ids):
     "Test labels (n, 3) and `seen` in the order of `ids`"
-    sol = pd.read_csv(path/'test_solution.csv')
-    sol['image_id'] = sol.row_id.str.rsplit('_', n=2).str[0]
-    sol['comp'] = [r[len(i) + 1:] for r, i in zip(sol.row_id, sol.image_id)]
-    lab = sol.pivot(index='image_id', columns='comp', values='target')[list(COMPS)]
-    seen = sol.groupby('image_id').seen.first()
-    return lab.loc[ids].to_numpy(), seen.loc[ids].to_numpy().astype(bool)
+    lab, meta = test_set(path)
+    return lab.loc[ids].to_numpy(), meta.seen.loc[ids].to_numpy().astype(bool)
 
 def train_runs(a, data, over, runs):
     "Train (or reuse) every variant x seed; the manifest maps `variant/seed` to the run folder"
@@ -77,7 +74,7 @@ def predict_images(model, x, pre, bs=256):
 def evaluate(a, data, man, cache):
     from bengali_fa.bundle import load_bundle
     from bengali_fa.predict import predict_parquets, unseen_score, energy_score, calibrate_threshold, combine_heads, POLICIES
-    from bengali_fa.data import bengali_dls, render_extras, preprocess, read_extra_csv, label_images
+    from bengali_fa.data import bengali_dls, render_extras, preprocess
     from bengali_fa.labels import train_graphemes
     from sklearn.metrics import roc_auc_score
     te_files = sorted(data.glob('test_image_data_*.parquet'))
@@ -159,11 +156,9 @@ def main():
     over = a.override if a.override is not None else ['train.epochs=4', 'data.size=64', 'data.holdout=0.1']
     load0 = os.getloadavg()
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
-    from bengali_fa.synth import write_dataset
     cache = Path(os.environ['BENGALI_FA_CACHE'])
-    data = Path(os.environ.get('BENGALI_FA_BENCH_DATA', cache/'bench'))/f'unseen_n{a.n_train}_t{a.n_test}_u{a.unseen_frac}_s0'
-    if not (data/'synth_info.json').is_file():
-        write_dataset(data, n_train=a.n_train, n_test=a.n_test, seed=0, unseen_frac=a.unseen_frac, overwrite=data.exists(), progress=False)
+    data, _ = bench_set(Path(os.environ.get('BENGALI_FA_BENCH_DATA', cache/'bench'))/f'unseen_n{a.n_train}_t{a.n_test}_u{a.unseen_frac}_s0',
+                        a.n_train, a.n_test, a.unseen_frac)
     runs = Path(a.runs or cache/'bench'/'unseen_policy_runs'); runs.mkdir(parents=True, exist_ok=True)
     man = train_runs(a, data, over, runs)
     if a.train_only: return

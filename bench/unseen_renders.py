@@ -15,7 +15,10 @@ Usage: taskset -c 1 python bench/unseen_renders.py [--n-train 3000] [--n-test 15
 """
 import argparse, contextlib, io, json, os, platform, time
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import sys
+import pandas as pd, torch
+sys.path.insert(0, str(Path(__file__).parent))
+from plain_loop import bench_set
 
 def held_font_score(sub, sol, meta, held) -> float:
     "The competition score on the test images in a held-out font"
@@ -40,16 +43,12 @@ def main():
     load0 = os.getloadavg()
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     from bengali_fa.train import train, train_config
-    from bengali_fa.synth import write_dataset
     from bengali_fa.data import render_extras
     from bengali_fa.predict import predict_parquets, make_submission, score_submission
     cache = Path(os.environ['BENGALI_FA_CACHE'])
-    data = cache/'bench'/f'unseen_n{a.n_train}_t{a.n_test}_u{a.unseen_frac}_s0'
     t = time.perf_counter()
-    if not (data/'synth_info.json').is_file():
-        write_dataset(data, n_train=a.n_train, n_test=a.n_test, seed=0, unseen_frac=a.unseen_frac, overwrite=data.exists(), progress=False)
+    data, info = bench_set(cache/'bench'/f'unseen_n{a.n_train}_t{a.n_test}_u{a.unseen_frac}_s0', a.n_train, a.n_test, a.unseen_frac)
     synth_s = time.perf_counter() - t
-    info = json.loads((data/'synth_info.json').read_text())
     te_files = sorted(data.glob('test_image_data_*.parquet'))
     sol = pd.read_csv(data/'test_solution.csv')
     meta = pd.read_csv(data/'synth_meta.csv').query("split == 'test'")
