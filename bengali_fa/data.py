@@ -16,7 +16,6 @@ from tqdm.auto import tqdm
 from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, PARQUET_SCHEMA, TRAIN_COLS, atomic_path
 from .labels import *
 from .synth import RenderConfig, find_fonts, font_family, _pick_fonts, _write_images
-from .loss import IGNORE_INDEX
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.data.core import DataLoaders, TfmdDL
     from fasttransform import Pipeline

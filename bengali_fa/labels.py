@@ -15,15 +15,16 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageDraw, ImageFont, features
 
 # %% auto #0
-__all__ = ['COMPONENTS', 'N_CLASSES', 'N_GRAPHEMES', 'PKG_DATA', 'ZWJ', 'THIRD_PARTY_NOISE', 'class_map', 'train_graphemes',
-           'grapheme_counts', 'component_strings', 'compose', 'root_kind', 'is_valid', 'valid_combinations',
-           'unseen_combinations', 'decompose', 'packaged_fonts', 'check_raqm', 'render_text', 'bengali_title',
-           'third_party_imports']
+__all__ = ['COMPONENTS', 'N_CLASSES', 'N_GRAPHEMES', 'IGNORE_INDEX', 'PKG_DATA', 'ZWJ', 'THIRD_PARTY_NOISE', 'class_map',
+           'train_graphemes', 'grapheme_counts', 'component_strings', 'compose', 'root_kind', 'is_valid',
+           'valid_combinations', 'unseen_combinations', 'decompose', 'packaged_fonts', 'check_raqm', 'render_text',
+           'bengali_title', 'third_party_imports']
 
 # %% ../nbs/01_labels.ipynb #1ca8f23b
 COMPONENTS = ('grapheme_root', 'vowel_diacritic', 'consonant_diacritic')  # model/head order
 N_CLASSES = {'grapheme_root': 168, 'vowel_diacritic': 11, 'consonant_diacritic': 7}
 N_GRAPHEMES = 1295  # distinct graphemes in the real train.csv
+IGNORE_INDEX = -100  # a label that names no class (torch's default `ignore_index`): no loss, no class count
 PKG_DATA = Path(str(importlib.resources.files('bengali_fa')))/'pkgdata'  # works in notebooks and installed
 
 # %% ../nbs/01_labels.ipynb #899344b6

@@ -7,13 +7,10 @@ Docs: https://bengali-fa.github.io/bengali_fa/loss.html.md"""
 # %% ../nbs/06_loss.ipynb #c4df625c
 from __future__ import annotations
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-from .labels import COMPONENTS, N_CLASSES, N_GRAPHEMES
+from .labels import COMPONENTS, N_CLASSES, N_GRAPHEMES, IGNORE_INDEX
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'compute_class_weights', 'MultiHeadLoss']
-
-# %% ../nbs/06_loss.ipynb #cb56db38
-IGNORE_INDEX = -100  # a target that adds nothing to its head's loss (torch's default `ignore_index`)
+__all__ = ['compute_class_weights', 'MultiHeadLoss']
 
 # %% ../nbs/06_loss.ipynb #90c22245
 def compute_class_weights(labels, n_classes:int, kind:str='inverse', beta:float=0.999) -> torch.Tensor:
