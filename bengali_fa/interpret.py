@@ -142,15 +142,12 @@ def show_confusions(y_true, # (n, 3) true labels, or the targets of `get_preds`
     return fig
 
 # %% ../nbs/14_interpret.ipynb #a54f0222
-def _score_submission():
-    from bengali_fa.predict import score_submission  # imported when used: prediction pulls in the whole model stack
-    return score_submission
-
 def seen_unseen_scores(submission, # a submission: `row_id,target` (a DataFrame or a CSV path)
                        solution # a solution with a `seen` column, as a synthetic set's `test_solution.csv`
                       ) -> pd.DataFrame:
     "The score, the three recalls and the number of images of a submission: on all test images, on graphemes seen in train, and unseen"
-    r = _score_submission()(submission, solution)
+    from bengali_fa.predict import score_submission  # imported when used: prediction pulls in the whole model stack
+    r = score_submission(submission, solution)
     if 'seen' not in r: raise ValueError("the solution has no `seen` column (a synthetic set's test_solution.csv has one)")
     rows = ['score', 'root', 'vowel', 'consonant', 'n_images']
     cols = {'all': r, 'seen': r['seen'], 'unseen': r['unseen']}
