@@ -186,12 +186,15 @@ def _work_units(files, pfs, n_workers:int) -> list:
 
 def _prep_unit(f, row_groups, start, out, chunk_rows, params, bar=None) -> list:
     "Preprocess `row_groups` of file `f` into rows `start`... of the cache file `out` (opened here: any process can run it); their ids"
-    x, ids, i = np.load(out, mmap_mode='r+'), [], start
-    for cid, imgs in prefetch(_iter_file(_open_parquet(f), f, chunk_rows, row_groups, start)):  # decode the next chunk meanwhile
-        x[i:i + len(cid)] = preprocess_images(imgs, **params)
-        ids += cid; i += len(cid)
-        if bar is not None: bar.update(len(cid))
-    x.flush()
+    x = np.load(out, mmap_mode='r')  # its header: where row 0 starts and a row's size
+    off, row, ids, i = x.offset, x.itemsize * int(np.prod(x.shape[1:])), [], start
+    del x
+    # plain writes, not a writable memmap: the cache's pages stay out of this process's memory (RSS)
+    with open(out, 'r+b') as fh:
+        for cid, imgs in prefetch(_iter_file(_open_parquet(f), f, chunk_rows, row_groups, start)):  # decode the next chunk meanwhile
+            fh.seek(off + i * row); fh.write(np.ascontiguousarray(preprocess_images(imgs, **params)).data)
+            ids += cid; i += len(cid)
+            if bar is not None: bar.update(len(cid))
     return ids
 
 def _n_workers(n_workers) -> int:
