@@ -72,10 +72,11 @@ def child_iter_batches(files):
         for b in pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 14).iter_batches(batch_size=1024, use_threads=False): pass
     return dict(seconds=time.perf_counter() - t)
 
-def child_preprocess(files, size, workers, cache):
+def child_preprocess(files, size, workers, cache, chunk_rows=None):
     from bengali_fa.data import preprocess
     t = time.perf_counter()
     kw = dict(n_workers=workers) if workers else {}  # workers 0: a library without the argument (--baseline)
+    if chunk_rows: kw['chunk_rows'] = chunk_rows
     c = preprocess(files, size=size, cache_dir=cache, progress=False, **kw)
     s = time.perf_counter() - t
     t = time.perf_counter(); preprocess(files, size=size, cache_dir=cache, progress=False, **kw)
@@ -109,7 +110,7 @@ def loader_rate(src, size, cache, n_batches=60):
     for _ in range(min(n_batches, len(dls.train) - 2)): n += len(next(it)[0])
     return n / (time.perf_counter() - t)
 
-def predict_rates(src, rows, size, bs, tta, compile_):
+def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,)):
     "model-only and predict_parquets images/s on a test file of the first `rows` rows of train file 0"
     import torch
     from bengali_fa.model import BengaliModel
@@ -137,20 +138,22 @@ def predict_rates(src, rows, size, bs, tta, compile_):
         for ids, im in iter_parquet_images(f): preprocess_images(im, size)
         out['read_preprocess_only'] = rows / (time.perf_counter() - t)
     folded = fold_batchnorm(model)
-    out['model_only_plain'] = rate(model, x)
-    out['model_only'] = rate(folded, x)  # what predict_parquets runs
-    cl = fold_batchnorm(model).to(memory_format=torch.channels_last)
-    out['model_only_channels_last'] = rate(cl, x.contiguous(memory_format=torch.channels_last))
-    if compile_:
-        t = time.perf_counter(); c = torch.compile(folded)
-        with torch.inference_mode(): c(x)
-        out['compile_seconds'] = time.perf_counter() - t
-        out['model_only_compiled'] = rate(c, x)
-    predict_parquets(model, f, pre, bs=bs, progress=False)  # warm-up
-    for v in sorted({0, tta}):
-        t = time.perf_counter(); df = predict_parquets(model, f, pre, bs=bs, tta=v, progress=False)
-        assert len(df) == rows
-        out[f'predict_tta{v}'] = rows / (time.perf_counter() - t) * max(v, 1)  # view-images/s: comparable with the model alone
+    for T in threads:  # the model alone and end to end with the same torch threads (the reading thread comes on top)
+        torch.set_num_threads(T)
+        out[f'model_only_plain_t{T}'] = rate(model, x)
+        out[f'model_only_t{T}'] = rate(folded, x)  # what predict_parquets runs
+        cl = fold_batchnorm(model).to(memory_format=torch.channels_last)
+        out[f'model_only_channels_last_t{T}'] = rate(cl, x.contiguous(memory_format=torch.channels_last))
+        if compile_:
+            t = time.perf_counter(); c = torch.compile(folded)
+            with torch.inference_mode(): c(x)
+            out[f'compile_seconds_t{T}'] = time.perf_counter() - t
+            out[f'model_only_compiled_t{T}'] = rate(c, x)
+        predict_parquets(model, f, pre, bs=bs, progress=False)  # warm-up
+        for v in sorted({0, tta}):
+            t = time.perf_counter(); df = predict_parquets(model, f, pre, bs=bs, tta=v, progress=False)
+            assert len(df) == rows
+            out[f'predict_tta{v}_t{T}'] = rows / (time.perf_counter() - t) * max(v, 1)  # view-images/s: comparable with the model alone
     return out
 
 if __name__ == '__main__':
@@ -159,9 +162,11 @@ if __name__ == '__main__':
     ap.add_argument('--workers', type=int, default=2, help='preprocessing worker processes')
     ap.add_argument('--sizes', type=int, nargs='+', default=[64, 128])
     ap.add_argument('--n-src', type=int, default=3000, help='distinct rendered images repeated')
+    ap.add_argument('--chunk-rows', type=int, default=0, help="preprocess's chunk_rows (0: the library's default)")
     ap.add_argument('--predict-rows', type=int, default=2048); ap.add_argument('--bs', type=int, default=256)
     ap.add_argument('--tta', type=int, default=4)
-    ap.add_argument('--skip', nargs='*', default=[], help='parts to skip: read_table loader predict')
+    ap.add_argument('--threads', type=int, nargs='+', default=[1, 2], help="torch threads for the model (the reader is one more thread)")
+    ap.add_argument('--skip', nargs='*', default=[], help='parts to skip: read_table iter_batches preprocess loader predict')
     ap.add_argument('--baseline', help='a folder holding another bengali_fa package (e.g. `git archive <commit> bengali_fa`) to time too')
     ap.add_argument('--note', default='', help='measurement conditions, recorded in the JSON')
     ap.add_argument('--compile', action='store_true', help='also time torch.compile of the model')
@@ -187,11 +192,12 @@ if __name__ == '__main__':
         table.append(('decode floor: pq.read_table of the 4 files', r, 1.0, r['peak_rss_mb']))
     floor = res.get('read_table', {}).get('seconds')
     cfloor = res.get('read_table', {}).get('cpu_seconds')
-    r = measure('iter_batches', files); res['iter_batches'] = r
-    table.append(('iter_batches of the 4 files (1 thread, 1024 rows)', r, floor and r['seconds'] / floor, r['peak_rss_mb']))
-    for size in a.sizes:
-        r = measure('preprocess', files, size, a.workers, str(cache)); res[f'preprocess_{size}'] = r
-        table.append((f'preprocess to {size} px, {a.workers} workers (reuse: {r["reuse_seconds"]:.2f} s)', r,
+    if 'iter_batches' not in a.skip:
+        r = measure('iter_batches', files); res['iter_batches'] = r
+        table.append(('iter_batches of the 4 files (1 thread, 1024 rows)', r, floor and r['seconds'] / floor, r['peak_rss_mb']))
+    for size in ([] if 'preprocess' in a.skip else a.sizes):
+        r = measure('preprocess', files, size, a.workers, str(cache), a.chunk_rows); res[f'preprocess_{size}'] = r
+        table.append((f'preprocess to {size} px, {a.workers} workers{f", chunk_rows {a.chunk_rows}" if a.chunk_rows else ""} (reuse: {r["reuse_seconds"]:.2f} s)', r,
                       floor and r['seconds'] / floor, rss(r, a.workers)))
         if a.baseline:
             r = measure('preprocess', files, size, 0, str(cache/'baseline'), pythonpath=a.baseline); res[f'baseline_preprocess_{size}'] = r
@@ -201,13 +207,15 @@ if __name__ == '__main__':
             res[f'loader_{size}'] = loader_rate(src, size, cache)
             table.append((f'train loader at {size} px (bengali_dls, augmented, bs 64)', dict(images_per_s=res[f'loader_{size}']), None, None))
     if 'predict' not in a.skip:
-        p = predict_rates(src, a.predict_rows, 64, a.bs, a.tta, a.compile); res['predict'] = p
+        p = predict_rates(src, a.predict_rows, 64, a.bs, a.tta, a.compile, a.threads); res['predict'] = p
+        res['predict_over_model'] = {k: p[k] / p['model_only_' + k.rsplit('_', 1)[1]] for k in p if k.startswith('predict')}
         for k, v in p.items():
-            if k == 'compile_seconds': continue
-            tta = int(k[len('predict_tta'):]) if k.startswith('predict_tta') else 1
+            if k.startswith('compile_seconds'): continue
+            tta = int(k[len('predict_tta'):].split('_')[0]) if k.startswith('predict_tta') else 1
             table.append((f'{k} (xresnet18, 64 px, bs {a.bs}, {a.predict_rows} images{", view-images/s" if tta > 1 else ""}); '
-                          f'{N_TEST:,} test images: {N_TEST * max(tta, 1) / v / 60:.0f} min', dict(images_per_s=v), None, None))
-        res['predict_over_model'] = {k: p[k] / p['model_only'] for k in p if k.startswith('predict')}
+                          f'{N_TEST:,} test images: {N_TEST * max(tta, 1) / v / 60:.0f} min'
+                          + (f'; {res["predict_over_model"][k]:.2f} x model_only at the same threads' if k in res['predict_over_model'] else ''),
+                          dict(images_per_s=v), None, None))
     import torch
     res |= dict(cpus=os.cpu_count(), cpu_affinity=aff, torch_threads=torch.get_num_threads(), machine=platform.platform(),
                 load_avg_before=load0, load_avg_after=os.getloadavg(), date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
