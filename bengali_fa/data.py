@@ -40,8 +40,8 @@ _PIXEL_SET, _INDEX_COLS = set(PIXEL_COLS), {'__index_level_0__', 'index', 'Unnam
 def _open_parquet(path) -> pq.ParquetFile:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such parquet file")
-    # no pre-buffering and small read buffers: 32k column readers are open at once, each would otherwise hold its own copy
-    try: return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 14)
+    # no pre-buffering and small read buffers: a few hundred column readers are open at once, each would hold its own copy
+    try: return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 16)
     except Exception as e: raise ValueError(f"{path}: not a readable parquet file, perhaps truncated or corrupt ({e})") from None
 
 def _layout_ok(s:pa.Schema) -> bool:
@@ -73,28 +73,56 @@ def _pixel_cols(s:pa.Schema) -> list:
     "Indices of the pixel columns '0' ... '32331' in a validated schema"
     return list(range(1, N_PIXELS + 1)) if _layout_ok(s) else [i for i, n in enumerate(s.names) if n in _PIXEL_SET]
 
-def _batch_pixels(b:pa.RecordBatch, cols:list) -> np.ndarray:
-    "(n, 137, 236) uint8 from a record batch, `cols` its pixel columns in order"
-    return np.asarray(b.select(cols).to_tensor(row_major=True)).reshape(-1, IMG_H, IMG_W)  # one C++ call, not 32k column copies
+def _read_columns(pf:pq.ParquetFile, g:int, idx:list, path, row:int) -> pa.Table:
+    "Columns `idx` (indices) of row group `g`, whole: each column chunk decoded once, in C++, by its index (not its name)"
+    try: return pf.reader.read_row_group(g, column_indices=idx, use_threads=False)
+    except (OSError, pa.ArrowException) as e: raise ValueError(f"{path}: corrupt data in the row group starting at row {row} ({e})") from None
 
-def _iter_file(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:int=0):
+def _decode_row_group(pf:pq.ParquetFile, g:int, cols:list, path, row:int, fh, slice_bytes:int) -> list:
+    "Write row group `g`'s pixels to the empty file `fh` as blocks of columns, each (rows, k) row-major; the blocks' `(offset, c0, c1)`"
+    n, blocks = pf.metadata.row_group(g).num_rows, []
+    k = max(64, slice_bytes // max(n, 1))  # columns per block: a block is at most `slice_bytes` (or 64 columns) of uint8
+    for c0 in range(0, len(cols), k):
+        c1 = min(c0 + k, len(cols))
+        b = _read_columns(pf, g, cols[c0:c1], path, row).combine_chunks().to_batches()[0]
+        blocks.append((fh.tell(), c0, c1))
+        fh.write(np.asarray(b.to_tensor(row_major=True)).data)  # (n, k): one C++ call
+    return blocks
+
+def _read_rows(fh, blocks:list, r0:int, r1:int) -> np.ndarray:
+    "Rows `r0:r1` of a decoded row group as (r1 - r0, 137, 236) uint8: from each block, one contiguous read"
+    out, n = np.empty((r1 - r0, N_PIXELS), np.uint8), r1 - r0
+    buf = np.empty(n * max(c1 - c0 for _, c0, c1 in blocks), np.uint8)
+    for off, c0, c1 in blocks:
+        fh.seek(off + r0 * (c1 - c0)); m = n * (c1 - c0)
+        if fh.readinto(memoryview(buf[:m])) != m: raise OSError(f"{fh.name}: temporary file shorter than written")
+        out[:, c0:c1] = buf[:m].reshape(n, c1 - c0)
+    return out.reshape(-1, IMG_H, IMG_W)
+
+def _iter_file(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:int=0, tmp_dir=None, slice_bytes:int=8 << 20):
     "`(ids, images)` chunks of row groups `row_groups` (default: all) of a validated file, `start` the first row's number"
-    cols, done = _pixel_cols(pf.schema_arrow), start
-    try:
-        # all columns, not a list of 32k names (pyarrow resolves each name: several times slower); one thread per file
-        for b in pf.iter_batches(batch_size=chunk_rows, row_groups=row_groups, use_threads=False):
-            ids = b.column('image_id')
-            if ids.null_count: raise ValueError(f"{path}: missing image_id in rows {done}..{done + len(ids) - 1}")
-            yield ids.to_pylist(), _batch_pixels(b, cols)
-            done += len(ids)
-    except (OSError, pa.ArrowException) as e:
-        raise ValueError(f"{path}: corrupt data after row {done} ({e})") from None
+    import tempfile
+    s, md, done = pf.schema_arrow, pf.metadata, start
+    cols, idc = _pixel_cols(s), s.get_field_index('image_id')
+    for g in range(md.num_row_groups) if row_groups is None else row_groups:
+        n = md.row_group(g).num_rows
+        if n == 0: continue
+        ids = _read_columns(pf, g, [idc], path, done).column(0)
+        if ids.null_count: raise ValueError(f"{path}: missing image_id in rows {done}..{done + n - 1}")
+        ids = ids.to_pylist()
+        # the row group's pixels go through a temporary file (the page cache), so memory holds one block or chunk
+        with tempfile.TemporaryFile(dir=tmp_dir, prefix='bengali_fa_rows_') as fh:
+            blocks = _decode_row_group(pf, g, cols, path, done, fh, slice_bytes)
+            fh.flush()
+            for r0 in range(0, n, chunk_rows): yield ids[r0:r0 + chunk_rows], _read_rows(fh, blocks, r0, min(r0 + chunk_rows, n))
+        done += n
 
-def iter_parquet_images(path, chunk_rows:int=2048):
+def iter_parquet_images(path, chunk_rows:int=2048,
+                        tmp_dir=None): # where a row group's decoded pixels are staged (rows x 32 kB); default: the system's
     "Yield `(ids, images)` chunks of a competition-layout parquet file: a list of str and an (n, 137, 236) uint8 array"
     pf = _open_parquet(path)  # opening reads the 32k-column footer: once per file
     check_parquet(path, pf)
-    yield from _iter_file(pf, path, chunk_rows)
+    yield from _iter_file(pf, path, chunk_rows, tmp_dir=tmp_dir)
 
 # %% ../nbs/03_data.ipynb #fa569309
 def ink_bbox(x:np.ndarray, threshold:int=80, edge:int=5) -> np.ndarray:
@@ -191,7 +219,8 @@ def _prep_unit(f, row_groups, start, out, chunk_rows, params, bar=None) -> list:
     del x
     # plain writes, not a writable memmap: the cache's pages stay out of this process's memory (RSS)
     with open(out, 'r+b') as fh:
-        for cid, imgs in prefetch(_iter_file(_open_parquet(f), f, chunk_rows, row_groups, start)):  # decode the next chunk meanwhile
+        # decode the next chunk meanwhile; a row group's pixels are staged next to the cache
+        for cid, imgs in prefetch(_iter_file(_open_parquet(f), f, chunk_rows, row_groups, start, tmp_dir=Path(out).parent)):
             fh.seek(off + i * row); fh.write(np.ascontiguousarray(preprocess_images(imgs, **params)).data)
             ids += cid; i += len(cid)
             if bar is not None: bar.update(len(cid))
