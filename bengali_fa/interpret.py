@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
 from .labels import COMPONENTS, N_CLASSES, component_strings, render_text
-from .train import per_class_recall
+from .train import per_class_recall, run_lrs
 from .synth import show_images
 
 # %% auto #0
@@ -178,15 +178,7 @@ def _group_names(learn, n:int) -> list:
 def lr_schedule(src # a run folder or its `metrics.csv` (path or DataFrame), or a `Learner` or its `Recorder` after a fit
                ) -> pd.DataFrame:
     "The learning rate of each parameter group: per epoch from a training run's `metrics.csv`, or per batch of a `Learner`'s last fit"
-    if isinstance(src, (str, Path)):
-        p = Path(src)/'metrics.csv' if Path(src).is_dir() else Path(src)
-        if not p.is_file(): raise FileNotFoundError(f"{p}: no such file (expected a run folder or its metrics.csv)")
-        src = pd.read_csv(p)
-    if isinstance(src, pd.DataFrame):
-        cols = [c for c in src.columns if c.startswith('lr_')]
-        if not cols or 'epoch' not in src: raise ValueError(f"expected the columns epoch and lr_<group> of a run's metrics.csv, got {list(src.columns)}")
-        df = src[cols].rename(columns=lambda c: c[3:]).set_axis(pd.Index(src.epoch.to_numpy() + 1, name='epoch'))
-        return df.assign(phase=src.phase.to_numpy()) if 'phase' in src else df
+    if isinstance(src, (str, Path, pd.DataFrame)): return run_lrs(src)  # a training run: per epoch, from its metrics.csv
     rec = getattr(src, 'recorder', src)
     learn = getattr(rec, 'learn', None)
     if learn is None or not getattr(rec, 'lrs', None) or getattr(learn, 'opt', None) is None:

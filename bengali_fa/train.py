@@ -32,7 +32,7 @@ __all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWACon
            'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path', 'build_learner', 'rng_state',
            'set_rng_state', 'load_checkpoint', 'MetricsLogger', 'SaveBest', 'ResumeCallback', 'WandbLogger',
            'flat_config', 'record_run', 'runs_table', 'per_class_recall', 'train', 'train_cli', 'config_diff',
-           'plot_runs', 'runs_cli']
+           'run_lrs', 'runs_figure', 'plot_runs', 'runs_cli']
 
 # %% ../nbs/11_train.ipynb #9bf5ed65
 M = '???'  # every value comes from the YAML files in bengali_fa/conf
@@ -619,19 +619,66 @@ def config_diff(run_a, run_b) -> pd.DataFrame:
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     return pd.DataFrame(dict(key=keys, a=[a.get(k) for k in keys], b=[b.get(k) for k in keys]))
 
+# %% ../nbs/11_train.ipynb #dd908794
+def _metrics_table(src) -> tuple:
+    "A run's metrics table from a run folder, its `metrics.csv` or the table itself, and what to name in errors"
+    if isinstance(src, pd.DataFrame): return src, 'the metrics table'
+    p = Path(src) if Path(src).suffix == '.csv' else Path(src)/'metrics.csv'
+    if not p.is_file(): raise FileNotFoundError(f"{p}: no such file (expected a run folder or its metrics.csv; a run writes it when its first epoch ends)")
+    return pd.read_csv(p), p
+
+def run_lrs(src # a run folder, its `metrics.csv`, or that table
+           ) -> pd.DataFrame:
+    "Every parameter group's learning rate at the end of each epoch (1, 2, ...) of a run, and the phase"
+    m, where = _metrics_table(src)
+    cols = [c for c in m.columns if c.startswith('lr_')]
+    if not cols or 'epoch' not in m: raise ValueError(f"{where}: expected the columns epoch and lr_<group> of a run's metrics.csv, got {list(m.columns)}")
+    df = m[cols].rename(columns=lambda c: c[3:]).set_axis(pd.Index(m.epoch.to_numpy() + 1, name='epoch'))
+    return df.assign(phase=m.phase.to_numpy()) if 'phase' in m else df
+
+# %% ../nbs/11_train.ipynb #bd7da6c1
+_GROUP_STYLES = ('-', '--', ':', '-.')
+
+def runs_figure(runs:list, # run folders
+                metrics=('train_loss', 'valid_loss', 'score'), # columns of metrics.csv: one panel each
+                lr:bool=True): # and a last panel: every parameter group's learning rate (log scale)
+    "Learning curves of several runs from their metrics.csv, a colour per run; the learning rates a line style per group"
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+    n = len(metrics) + bool(lr)
+    nc = min(n, 2); nr = -(-n // nc)  # two panels a row: readable at the docs' width
+    fig, axs = plt.subplots(nr, nc, figsize=(4.5 * nc, 3.5 * nr), squeeze=False)
+    for ax in axs.flat[n:]: fig.delaxes(ax)
+    axs, styles = axs.flat[:n], {}  # group name -> line style, in order of appearance
+    for i, run in enumerate(runs):
+        m, where = _metrics_table(run)
+        if miss := [k for k in ('epoch', *metrics) if k not in m]: raise ValueError(f"{where}: no column {', '.join(miss)} (it has {', '.join(m.columns)})")
+        name, colour = Path(run).name, f'C{i % 10}'
+        for ax, k in zip(axs, metrics): ax.plot(m['epoch'] + 1, m[k], marker='o', color=colour, label=name)
+        if lr:
+            lrs = run_lrs(m)
+            for g in lrs.columns.drop('phase', errors='ignore'):
+                ls = styles.setdefault(g, _GROUP_STYLES[len(styles) % len(_GROUP_STYLES)])
+                axs[-1].plot(lrs.index, lrs[g], color=colour, ls=ls, marker='o', ms=3, label=f'{name} {g}')
+    for ax, k in zip(axs, [*metrics, 'learning rate'][:n]):
+        ax.set(xlabel='epoch', title=k); ax.grid(alpha=0.3); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if metrics: axs[len(metrics) - 1].legend(fontsize=8)  # the runs' colours
+    if lr:
+        axs[-1].set_yscale('log')
+        axs[-1].legend(handles=[Line2D([], [], color='0.3', ls=s, label=g) for g, s in styles.items()], fontsize=8, title='group', title_fontsize=8)
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/11_train.ipynb #ef1ed1e8
-def plot_runs(runs:list, out='curves.png', metrics=('train_loss', 'valid_loss', 'score')) -> Path:
-    "Learning curves (per-epoch `metrics` from each run's metrics.csv) of several runs, saved to `out`"
-    import matplotlib; import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
-    for run in runs:
-        p = Path(run)/'metrics.csv'
-        if not p.is_file(): raise FileNotFoundError(f"{p}: no metrics (not a run folder, or no epoch finished)")
-        m = pd.read_csv(p)
-        for ax, k in zip(axs[0], metrics): ax.plot(m['epoch'] + 1, m[k], marker='o', label=Path(run).name)
-    for ax, k in zip(axs[0], metrics): ax.set(xlabel='epoch', title=k); ax.grid(alpha=0.3)
-    axs[0][-1].legend(fontsize=8)
-    fig.tight_layout(); out = Path(out); fig.savefig(out, dpi=90); plt.close(fig)
+def plot_runs(runs:list, # run folders
+              out='curves.png', # the PNG file to write
+              metrics=('train_loss', 'valid_loss', 'score'), # columns of metrics.csv: one panel each
+              lr:bool=True) -> Path: # and a panel of every parameter group's learning rate
+    "`runs_figure` of several runs saved to `out` (what `bengali-fa-runs plot` writes)"
+    import matplotlib.pyplot as plt
+    fig = runs_figure(runs, metrics, lr)
+    out = Path(out); fig.savefig(out, dpi=90); plt.close(fig)
     return out
 
 # %% ../nbs/11_train.ipynb #de427b5e
