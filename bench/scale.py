@@ -78,6 +78,7 @@ def child_preprocess(files, size, workers, cache, chunk_rows=None):
     kw = dict(n_workers=workers) if workers else {}  # workers 0: a library without the argument (--baseline)
     if chunk_rows: kw['chunk_rows'] = chunk_rows
     c = preprocess(files, size=size, cache_dir=cache, progress=False, **kw)
+    import bengali_fa; print('bengali_fa from', bengali_fa.__file__, file=sys.stderr)
     s = time.perf_counter() - t
     t = time.perf_counter(); preprocess(files, size=size, cache_dir=cache, progress=False, **kw)
     return dict(seconds=s, n=len(c), reuse_seconds=time.perf_counter() - t)
@@ -92,9 +93,11 @@ def child(kind, args):
 
 def measure(kind, *args, pythonpath=None):
     "Run `child_<kind>(*args)` in a fresh process: its result, its peak RSS and its largest worker's (RUSAGE_CHILDREN)"
-    code = f"import sys, json; sys.path.insert(0, {str(Path(__file__).parent)!r}); import scale; scale.child({kind!r}, json.loads(sys.argv[1]))"
-    env = os.environ | ({'PYTHONPATH': pythonpath} if pythonpath else {})
-    r = subprocess.run([sys.executable, '-c', code, json.dumps(args)], capture_output=True, text=True, env=env)
+    # `python -c` puts the working directory first on sys.path: a baseline package must come before it
+    first = f"sys.path.insert(0, {str(Path(pythonpath).resolve())!r}); " if pythonpath else ''
+    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).parent)!r}); {first}import scale; "
+            f"scale.child({kind!r}, json.loads(sys.argv[1]))")
+    r = subprocess.run([sys.executable, '-c', code, json.dumps(args)], capture_output=True, text=True)
     if r.returncode: raise RuntimeError(f'{kind} failed:\n{r.stderr[-3000:]}')
     return json.loads(r.stdout.strip().splitlines()[-1])
 
