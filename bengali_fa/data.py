@@ -6,7 +6,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #a6f7a4f2
 from __future__ import annotations
-import hashlib, json, os, shutil, time, warnings
+import hashlib, json, os, shutil, tempfile, time, warnings
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -101,7 +101,6 @@ def _read_rows(fh, blocks:list, r0:int, r1:int) -> np.ndarray:
 
 def _iter_file(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:int=0, tmp_dir=None, slice_bytes:int=8 << 20):
     "`(ids, images)` chunks of row groups `row_groups` (default: all) of a validated file, `start` the first row's number"
-    import tempfile
     s, md, done = pf.schema_arrow, pf.metadata, start
     cols, idc = _pixel_cols(s), s.get_field_index('image_id')
     for g in range(md.num_row_groups) if row_groups is None else row_groups:
