@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from fastcore.script import anno_parser
 from .core import atomic_path
 from .labels import COMPONENTS, N_CLASSES, train_graphemes
-from .data import check_parquet, iter_parquet_images, preprocess_images, prefetch
+from .data import check_parquet, iter_parquet_images, preprocess_images, prefetch, _open_parquet, _iter_file
 from .metrics import WEIGHTS, macro_recall
 from .bundle import META_FILE, bundle_dir, check_preprocessing, load_bundle, read_bundle_meta
 
@@ -200,7 +200,8 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
     pre, views = check_preprocessing(preprocessing), tta_views(tta)
     if bs < 1 or chunk_rows < 1: raise ValueError(f"bs and chunk_rows must be >= 1, got {bs}, {chunk_rows}")
     files = parquet_files(files)
-    n_total = sum(check_parquet(f) for f in files)  # validate every file before predicting any
+    pfs = [_open_parquet(f) for f in files]  # each 32k-column footer is read once, here
+    n_total = sum(check_parquet(f, pf) for f, pf in zip(files, pfs))  # validate every file before predicting any
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(dev)
     net = fold_batchnorm(model)  # a copy: the same outputs, fewer operations
@@ -208,8 +209,8 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
     amp = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if dev.type == 'cuda' else None
     mean, std = torch.tensor(pre['mean'], dtype=torch.float32), torch.tensor(pre['std'], dtype=torch.float32)
     def chunks():  # read + preprocess in a background thread while the model predicts
-        for f in files:
-            for ids, imgs in iter_parquet_images(f, chunk_rows):
+        for f, pf in zip(files, pfs):
+            for ids, imgs in _iter_file(pf, f, chunk_rows):
                 x = torch.from_numpy(preprocess_images(imgs, pre['size'], pre['threshold'], pre['margin'], pre['edge']))
                 yield ids, (x.pin_memory() if dev.type == 'cuda' else x)
     ids_all, labels, parts = [], [], []
