@@ -528,11 +528,14 @@ class BengaliTfmdDL(TfmdDL): show_batch = _show_batch
 BatchDL.show_batch = _show_batch
 
 # %% ../nbs/03_data.ipynb #ccfa2512
-def batch_tfms(size:int|None, mean:float, std:float, aug:bool=True, max_rotate:float=8., max_zoom:float=1.1,
+def batch_tfms(size:int|None, mean:float, std:float, aug:bool=True,
+               max_rotate:float=10., # degrees
+               max_zoom:float=1.15,
+               max_warp:float=0.15, # perspective warp: what reads another font's proportions best (bench/ablation_test.py)
                p_affine:float=0.75) -> list:
-    "Batch transforms: uint8 to float, default augmentation (small rotation, zoom, shift; never flips), normalisation"
+    "Batch transforms: uint8 to float, default augmentation (small rotation, zoom, shift, perspective warp; never flips), normalisation"
     tfms = [IntToFloatTensor()]
-    if aug: tfms += aug_transforms(do_flip=False, max_rotate=max_rotate, max_zoom=max_zoom, max_lighting=0., max_warp=0.,
+    if aug: tfms += aug_transforms(do_flip=False, max_rotate=max_rotate, max_zoom=max_zoom, max_lighting=0., max_warp=max_warp,
                                    p_affine=p_affine, pad_mode='zeros')
     return tfms + [Normalize.from_stats([mean], [std])]
 
@@ -603,13 +606,15 @@ def bengali_dls(path, # a competition-layout folder: train.csv and train_image_d
                 aug:bool=True, device=None, seed:int=0, cache_dir=None, progress:bool=True,
                 extra_renders:int|str|Path=0, # rendered training images: a number to render (cached), or a folder from `render_extras`
                 extra_graphemes:str='unseen', # what to render: 'unseen' combinations, or 'all' (those and the train graphemes)
+                max_rotate:float=10., max_zoom:float=1.15, max_warp:float=0.15, # training augmentation (`batch_tfms`)
                 **aug_kwargs) -> DataLoaders:
     "Fast `DataLoaders` over a competition-layout folder: validation is fold `fold` of `n_folds`, or a grapheme holdout of `holdout`"
     x, y, ys, tr, va, ex, folder, pre = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme,
                                                extra_renders, extra_graphemes)
     device = default_device() if device is None else device
     dl = lambda idx, train: BatchDL(CacheItems(x, ys, idx), bs=bs, shuffle=train, drop_last=train, device=device,
-                                    after_batch=Pipeline(batch_tfms(size, pre['mean'], pre['std'], aug and train, **aug_kwargs), split_idx=int(not train)))
+                                    after_batch=Pipeline(batch_tfms(size, pre['mean'], pre['std'], aug and train, max_rotate=max_rotate, max_zoom=max_zoom,
+                                                                    max_warp=max_warp, **aug_kwargs), split_idx=int(not train)))
     dls = DataLoaders(dl(tr, True), dl(va, False), path=path, device=device)
     dls.labels, dls.valid_idx, dls.extra_idx, dls.extra_path = y, va, ex, folder
     dls.preprocessing = pre  # what inference needs to reproduce the inputs: the cache's preprocessing parameters, normalisation

@@ -40,6 +40,7 @@ M = '???'  # every value comes from the YAML files in bengali_fa/conf
 class DataConfig:
     path: str = M; n_train: int = M; n_test: int = M; synth_seed: int = M; size: int = M; fold: int = M
     n_folds: int = M; holdout: float = M; grapheme: bool = M; cache_dir: str = M; extra_renders: int = M; extra_graphemes: str = M
+    max_rotate: float = M; max_zoom: float = M; max_warp: float = M
 
 @dataclass
 class ModelConfig:
@@ -183,6 +184,9 @@ def check_config(cfg) -> None:
         ('data.holdout', not 0 <= d.holdout < 1, f"must be a fraction in [0, 1), got {d.holdout}"),
         ('data.extra_renders', d.extra_renders < 0, f"must be >= 0 (rendered training images; 0: none), got {d.extra_renders}"),
         ('data.extra_graphemes', d.extra_graphemes not in ('unseen', 'all'), f"unseen or all, got {d.extra_graphemes!r}"),
+        ('data.max_rotate', not 0 <= d.max_rotate <= 180, f"degrees in [0, 180], got {d.max_rotate}"),
+        ('data.max_zoom', d.max_zoom < 1, f"must be >= 1 (1: no zoom), got {d.max_zoom}"),
+        ('data.max_warp', not 0 <= d.max_warp < 1, f"must be in [0, 1) (0: no warp), got {d.max_warp}"),
         ('model.arch', _arch_problem(m.arch), _arch_problem(m.arch)),
         ('model.pretrained', m.pretrained and str(m.pretrained).lower() != 'true' and not Path(m.pretrained).is_file(),
          f"{m.pretrained}: no such weights file ('' for random init, true for timm's hub weights: a download when online, else the local cache)"),
