@@ -78,7 +78,6 @@ def child_preprocess(files, size, workers, cache, chunk_rows=None):
     kw = dict(n_workers=workers) if workers else {}  # workers 0: a library without the argument (--baseline)
     if chunk_rows: kw['chunk_rows'] = chunk_rows
     c = preprocess(files, size=size, cache_dir=cache, progress=False, **kw)
-    import bengali_fa; print('bengali_fa from', bengali_fa.__file__, file=sys.stderr)
     s = time.perf_counter() - t
     t = time.perf_counter(); preprocess(files, size=size, cache_dir=cache, progress=False, **kw)
     return dict(seconds=s, n=len(c), reuse_seconds=time.perf_counter() - t)

@@ -539,11 +539,6 @@ def batch_tfms(size:int|None, mean:float, std:float, aug:bool=True,
                                    p_affine=p_affine, pad_mode='zeros')
     return tfms + [Normalize.from_stats([mean], [std])]
 
-def _stats(x, n=2000, seed=0):
-    i = np.sort(np.random.default_rng(seed).choice(len(x), min(n, len(x)), replace=False))
-    s = np.asarray(x[i], np.float32) / 255
-    return float(s.mean()), float(s.std())
-
 # %% ../nbs/03_data.ipynb #4b75ab12
 def _stats(x, n=2000, seed=0):
     i = np.sort(np.random.default_rng(seed).choice(len(x), min(n, len(x)), replace=False))
