@@ -48,7 +48,8 @@ def _unwrap(model) -> BengaliModel:
     if not isinstance(m, BengaliModel): raise ValueError(f"expected a BengaliModel, got {type(model).__name__}")
     return m
 
-def model_config(model) -> dict:
+def model_config(model # a `BengaliModel` (or a wrapper with `.module`, e.g. an averaged model)
+                ) -> dict:
     "The constructor arguments of a `BengaliModel` (arch, grapheme_head, pool, dropout), read from its layers"
     m = _unwrap(model)
     h = m.heads[0]
@@ -100,7 +101,11 @@ def _recorded_metrics(learn) -> dict:
     vals = [None if v is None or not np.isfinite(float(v)) else float(v) for v in rec.values[-1]]
     return dict(zip(rec.metric_names[1:-1], vals), epochs=len(rec.values))
 
-def bundle_from_learner(learn, path, extra:dict|None=None, overwrite:bool=False) -> Path:
+def bundle_from_learner(learn, # a `Learner` whose `dls` come from `bengali_dls` (they carry `preprocessing`)
+                        path, # the bundle folder to write
+                        extra:dict|None=None, # JSON-serialisable notes, e.g. the config; its keys override the recorded `metrics`
+                        overwrite:bool=False # replace an existing bundle (kept intact if writing fails)
+                       ) -> Path:
     "Save `learn.model` with `learn.dls.preprocessing` (and the last recorded metrics) as a model bundle"
     pre = getattr(learn.dls, 'preprocessing', None)
     if pre is None: raise ValueError("learn.dls has no `preprocessing` dict: make the DataLoaders with `bengali_dls`, or use save_bundle")
@@ -110,7 +115,8 @@ def bundle_from_learner(learn, path, extra:dict|None=None, overwrite:bool=False)
 # %% ../nbs/10_bundle.ipynb #4e1caf44
 _PICKLE_EXTS = ('.pth', '.pt', '.pkl', '.pickle', '.bin', '.ckpt')
 
-def bundle_dir(path) -> Path:
+def bundle_dir(path # a bundle folder, its `bundle.json`, or a training run folder with a `bundle/` subfolder
+              ) -> Path:
     "The bundle folder for `path`: a bundle folder, its `bundle.json`, or a training run folder holding `bundle/`"
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f"{p}: no such model bundle or run folder")
@@ -125,7 +131,8 @@ def bundle_dir(path) -> Path:
     return p
 
 # %% ../nbs/10_bundle.ipynb #b73c66d8
-def read_bundle_meta(path) -> dict:
+def read_bundle_meta(path # a bundle folder, its `bundle.json`, or a training run folder with a `bundle/` subfolder
+                    ) -> dict:
     "The validated `bundle.json` of a bundle (or run) folder"
     f = bundle_dir(path)/META_FILE
     try: meta = json.loads(f.read_text(encoding='utf-8'))
@@ -141,7 +148,9 @@ def read_bundle_meta(path) -> dict:
     return meta
 
 # %% ../nbs/10_bundle.ipynb #0e45a297
-def load_bundle(path, device='cpu') -> tuple:
+def load_bundle(path, # a bundle folder, its `bundle.json`, or a training run folder with a `bundle/` subfolder
+                device='cpu' # where to put the model, e.g. 'cpu' or 'cuda'
+               ) -> tuple:
     "`(model, meta)` from a bundle folder (or a run folder with `bundle/`): the model in eval mode, weights read with safetensors only"
     from safetensors.torch import load_file
     d = bundle_dir(path)

@@ -122,7 +122,10 @@ def show_confusions(y_true, # (n, 3) true labels, or the targets of `get_preds`
                     imgs, # the n images, e.g. the inputs of `get_preds(with_input=True)`
                     component:str='grapheme_root', # which component: full or short name
                     k:int=4, # how many of the worst confusions
-                    pairs_per_row:int=2, size:float=1.4, dpi:int=72):
+                    pairs_per_row:int=2, # image pairs per row of the figure
+                    size:float=1.4, # width in inches of each image's cell
+                    dpi:int=72 # resolution of the figure, in dots per inch
+                   ):
     "The `k` worst confusions of `component` as image pairs: a misread image, and an image (or the glyph) of the class it was read as"
     c, (t, p) = _component(component), _pair(y_true, y_pred)
     j, x = COMPONENTS.index(c), _images(imgs, len(t))

@@ -31,7 +31,8 @@ def _console_scripts(pkg:Path) -> dict:
     try: return {e.name: e.value for e in distribution('bengali_fa').entry_points if e.group == 'console_scripts'}
     except PackageNotFoundError: return {}
 
-def build_wheel(out_dir) -> Path:
+def build_wheel(out_dir # folder for the wheel, created if missing; the file is `bengali_fa-<version>-py3-none-any.whl`
+               ) -> Path:
     "A pure-Python wheel of the imported `bengali_fa` package's files (no build tools or source tree needed; no dependencies declared)"
     pkg, ver = Path(bengali_fa.__file__).parent, bengali_fa.__version__
     files = sorted(p for p in pkg.rglob('*') if p.is_file() and p.suffix not in ('.pyc', '.pyo')

@@ -50,7 +50,8 @@ def grapheme_counts() -> pd.DataFrame:
 
 # %% ../nbs/01_labels.ipynb #17bc19c1
 @lru_cache
-def component_strings(component:str) -> tuple:
+def component_strings(component:str # 'grapheme_root', 'vowel_diacritic' or 'consonant_diacritic'
+                     ) -> tuple:
     "Strings of `component`'s classes, by label; the 'none' class (`'0'`) is the empty string"
     if component not in N_CLASSES: raise KeyError(f"unknown component {component!r}; expected one of {COMPONENTS}")
     s = class_map().query('component_type == @component').sort_values('label').component
@@ -60,7 +61,10 @@ def component_strings(component:str) -> tuple:
 ZWJ = '\u200d'
 _HASANT, _RA = '\u09cd', '\u09b0'
 
-def compose(root:int, vowel:int, consonant:int) -> str:
+def compose(root:int, # grapheme root label, 0..167
+            vowel:int, # vowel diacritic label, 0..10 (0: none)
+            consonant:int # consonant diacritic label, 0..6 (0: none)
+           ) -> str:
     "The grapheme string for labels (`root`, `vowel`, `consonant`); never NFC-normalised"
     for comp, lbl in zip(COMPONENTS, (root, vowel, consonant)):
         if not 0 <= lbl < N_CLASSES[comp]: raise ValueError(f"{comp} label {lbl} out of range 0..{N_CLASSES[comp]-1}")
@@ -71,14 +75,18 @@ def compose(root:int, vowel:int, consonant:int) -> str:
             4: R + ya + V, 5: R + ra + V, 6: R + ra + ya + V}[consonant]
 
 # %% ../nbs/01_labels.ipynb #3bc29331
-def root_kind(root:int) -> str:
+def root_kind(root:int # grapheme root label, 0..167
+             ) -> str:
     "'sign', 'vowel' or 'consonant' for a grapheme root label"
     s = component_strings('grapheme_root')[root]
     if s in ('ং', 'ঃ', 'ৎ'): return 'sign'
     return 'vowel' if '\u0985' <= s[0] <= '\u0994' else 'consonant'
 
 # %% ../nbs/01_labels.ipynb #09655dbd
-def is_valid(root:int, vowel:int, consonant:int) -> bool:
+def is_valid(root:int, # grapheme root label, 0..167
+             vowel:int, # vowel diacritic label, 0..10 (0: none)
+             consonant:int # consonant diacritic label, 0..6 (0: none)
+            ) -> bool:
     "Whether (`root`, `vowel`, `consonant`) is a writable grapheme under the rules above"
     k, s = root_kind(root), component_strings('grapheme_root')[root]
     if k == 'sign': return vowel == 0 and consonant == 0
@@ -98,7 +106,8 @@ def valid_combinations() -> pd.DataFrame:
     return df
 
 # %% ../nbs/01_labels.ipynb #3efd75fd
-def unseen_combinations(plausible:bool=True) -> pd.DataFrame:
+def unseen_combinations(plausible:bool=True # keep those whose root and vowel each occur with that consonant diacritic in train; False: all
+                       ) -> pd.DataFrame:
     "Valid combinations never seen in train; `plausible` keeps those whose root and vowel each occur with that consonant diacritic in train"
     df = valid_combinations().query('not seen')
     if plausible:
@@ -117,7 +126,8 @@ def _grapheme_index() -> dict:
     d.update({g: (int(r), int(v), int(c)) for r, v, c, g in tg.itertuples(index=False)})
     return d
 
-def decompose(grapheme:str) -> tuple:
+def decompose(grapheme:str # a grapheme string exactly as in train.csv or as `compose` writes it (not normalised)
+             ) -> tuple:
     "Labels (root, vowel, consonant) of a known grapheme string (train or composed valid combination)"
     try: return _grapheme_index()[grapheme]
     except KeyError: raise KeyError(f"unknown grapheme {grapheme!r} ({' '.join(f'U+{ord(c):04X}' for c in grapheme)}); "
@@ -144,7 +154,13 @@ def _ui_font(size:int, path:str|None=None):
     path = path or next(p for p in packaged_fonts() if p.name.endswith('Regular.ttf'))
     return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.RAQM)
 
-def render_text(text:str, size:int=32, font:str|None=None, fg:int=0, bg:int=255, pad:int=4) -> Image.Image:
+def render_text(text:str, # the text to draw (empty: a blank image)
+                size:int=32, # font size in px
+                font:str|None=None, # a font file (default: the packaged Hind Siliguri Regular)
+                fg:int=0, # gray level of the ink, 0..255
+                bg:int=255, # gray level of the background, 0..255
+                pad:int=4 # blank margin around the text's bounding box, in px
+               ) -> Image.Image:
     "Render `text` with correct Bengali shaping to a grayscale image"
     f = _ui_font(size, font)
     l, t, r, b = f.getbbox(text or ' ')
@@ -153,7 +169,11 @@ def render_text(text:str, size:int=32, font:str|None=None, fg:int=0, bg:int=255,
     return im
 
 # %% ../nbs/01_labels.ipynb #97c7ba65
-def bengali_title(ax, text:str, size:int=28, height:float=0.22):
+def bengali_title(ax, # the matplotlib axes to title
+                  text:str, # the title text (Bengali allowed)
+                  size:int=28, # font size in px of the rendered title
+                  height:float=0.22 # height of the title strip above the axes, as a fraction of the axes' height
+                 ):
     "Draw `text` (Bengali allowed) as the title of matplotlib axes `ax`"
     im = np.asarray(render_text(text, size=size))
     tax = ax.inset_axes([0, 1.02, 1, height])

@@ -27,13 +27,16 @@ from .labels import *
 
 # %% ../nbs/02_synth.ipynb #c88a3c16
 @lru_cache
-def font_codepoints(path) -> frozenset:
+def font_codepoints(path # a font file (.ttf/.otf; of a .ttc collection, its first font)
+                   ) -> frozenset:
     "Code points that the font at `path` has glyphs for"
     from fontTools.ttLib import TTFont
     with TTFont(str(path), lazy=True, fontNumber=0) as f: return frozenset(f.getBestCmap() or {})
 
 # %% ../nbs/02_synth.ipynb #f76eec86
-def covers(path, text:str) -> bool:
+def covers(path, # a font file
+           text:str # the text to check, e.g. a grapheme
+          ) -> bool:
     "Whether the font at `path` has a glyph for every character of `text` (joiners aside)"
     cps = font_codepoints(path)
     return all(ord(c) in cps for c in text if c not in '\u200c\u200d')
@@ -53,7 +56,8 @@ def _ink_size(font, text):
     if len(xs) == 0: return 0, 0
     return xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
 
-def font_problem(path) -> str|None:
+def font_problem(path # a font file (.ttf/.otf/.ttc)
+                ) -> str|None:
     "Why the font at `path` cannot render Bengali graphemes correctly, or None when it can"
     try: cps = font_codepoints(path)
     except Exception as e: return f'unreadable font file ({type(e).__name__}: {e})'
@@ -81,7 +85,8 @@ def system_font_files() -> list:
 
 # %% ../nbs/02_synth.ipynb #95f098a1
 @lru_cache
-def font_family(path) -> str:
+def font_family(path # a font file
+               ) -> str:
     "The font's family name (the weights of one design share it)"
     from fontTools.ttLib import TTFont
     with TTFont(str(path), lazy=True, fontNumber=0) as f: return f['name'].getDebugName(16) or f['name'].getDebugName(1) or Path(path).stem
@@ -95,7 +100,11 @@ def _dir_fonts(d) -> list:
 @lru_cache
 def _checked(path:Path, mtime:float): return font_problem(path)
 
-def find_fonts(font_dirs=(), system:bool=True, packaged:bool=True, quiet:bool=False) -> tuple:
+def find_fonts(font_dirs=(), # extra folders searched (with subfolders) for .ttf/.otf/.ttc files
+               system:bool=True, # include the Bengali fonts that fontconfig (`fc-list`) finds
+               packaged:bool=True, # include the Hind Siliguri fonts of the package `fontpkg-hind-siliguri`
+               quiet:bool=False # no warnings about skipped fonts or a single font family
+              ) -> tuple:
     "Working Bengali fonts (sorted by file name) and a dict of skipped fonts with the reason"
     check_raqm()
     cands = (packaged_fonts() if packaged else []) + (system_font_files() if system else [])
@@ -138,7 +147,10 @@ class RenderConfig:
     noise: tuple = (0., 6.)  # std of Gaussian pixel noise
 
 # %% ../nbs/02_synth.ipynb #5d85fe08
-def item_rng(seed:int, stream:int, i:int) -> np.random.Generator:
+def item_rng(seed:int, # the dataset's random seed
+             stream:int, # 0: train images, 1: test images
+             i:int # the image's index in its stream
+            ) -> np.random.Generator:
     "The random generator of image `i` of `stream` (0 train, 1 test)"
     return np.random.default_rng([seed, stream, i])
 
@@ -146,7 +158,12 @@ def item_rng(seed:int, stream:int, i:int) -> np.random.Generator:
 @lru_cache(maxsize=512)
 def _font(path:str, size:int): return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.RAQM)
 
-def glyph_mask(text:str, font_path, size:int=64, stroke:int=0, blur:float=0.) -> np.ndarray:
+def glyph_mask(text:str, # the grapheme (or any text) to draw
+               font_path, # a font file
+               size:int=64, # font size in px
+               stroke:int=0, # extra stroke width in px around the glyph outlines
+               blur:float=0. # Gaussian blur radius in px (0: none)
+              ) -> np.ndarray:
     "Ink mask (uint8, ink high) of `text`, optionally blurred, cropped to its ink"
     f = _font(str(font_path), size)
     l, t, r, b = f.getbbox(text, stroke_width=stroke)
@@ -184,7 +201,9 @@ def _out_grid():
 
 SRC_HW = (192, 384)  # fixed source canvas: the same float arithmetic for an image whatever its batch
 
-def warp_batch(masks:list, params:list) -> np.ndarray:
+def warp_batch(masks:list, # glyph masks as `glyph_mask` gives them, each at most `SRC_HW` (192 x 384)
+               params:list # a dict per mask: Ainv, shift, elastic, ink, bg, noise_std, noise_seed (as `render_batch` draws)
+              ) -> np.ndarray:
     "Warp glyph masks into (n, 137, 236) uint8 images, dark ink on light paper"
     n, (Hs, Ws) = len(masks), SRC_HW
     src = np.zeros((n, 1, Hs, Ws), np.float32)
@@ -210,7 +229,13 @@ def warp_batch(masks:list, params:list) -> np.ndarray:
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 # %% ../nbs/02_synth.ipynb #80ce3e66
-def render_batch(texts, font_paths, seed:int, stream:int, start:int, cfg:RenderConfig|None=None) -> np.ndarray:
+def render_batch(texts, # the graphemes to draw, one per image
+                 font_paths, # a font file per text
+                 seed:int, # the dataset's random seed
+                 stream:int, # 0: train images, 1: test images
+                 start:int, # stream index of the first image: image k uses `item_rng(seed, stream, start + k)`
+                 cfg:RenderConfig|None=None # ranges of the handwriting-like variation (default: `RenderConfig()`)
+                ) -> np.ndarray:
     "Render `texts[k]` with `font_paths[k]` as image number `start + k` of `stream`: (n, 137, 236) uint8"
     cfg = cfg or RenderConfig()
     masks, params = [], []
@@ -222,7 +247,11 @@ def render_batch(texts, font_paths, seed:int, stream:int, start:int, cfg:RenderC
     return warp_batch(masks, params)
 
 # %% ../nbs/02_synth.ipynb #4f2c8f95
-def show_images(imgs, titles=None, ncols:int=6, size:float=2.0):
+def show_images(imgs, # grayscale images with values 0..255 (an (n, h, w) array or a list)
+                titles=None, # a title per image (Bengali allowed); None: no titles
+                ncols:int=6, # images per row
+                size:float=2.0 # width in inches of each image's cell (height: 0.75 of it)
+               ):
     "Plot images in a grid, with Bengali-capable titles"
     import matplotlib.pyplot as plt
     n = len(imgs); nrows = math.ceil(n / ncols)
@@ -244,7 +273,13 @@ def _pick_fonts(rng, texts, pool, fonts):
         out.append(cands[int(rng.integers(len(cands)))])
     return out
 
-def sample_items(n_train:int, n_test:int, seed:int, fonts:list, unseen_frac:float=0.1, holdout_fonts:int=1) -> tuple:
+def sample_items(n_train:int, # train images
+                 n_test:int, # test images
+                 seed:int, # random seed
+                 fonts:list, # working font files, as `find_fonts` gives them
+                 unseen_frac:float=0.1, # fraction of test images whose graphemes train never shows
+                 holdout_fonts:int=1 # fonts (picked at random) used only for test images
+                ) -> tuple:
     "Labels, grapheme and font of every train and test image: two DataFrames"
     if holdout_fonts >= len(fonts): raise ValueError(f"holdout_fonts={holdout_fonts} leaves no font for train ({len(fonts)} fonts found)")
     rng = np.random.default_rng([seed, 2])
@@ -266,19 +301,23 @@ def sample_items(n_train:int, n_test:int, seed:int, fonts:list, unseen_frac:floa
     return tuple(res)
 
 # %% ../nbs/02_synth.ipynb #16ec4622
-def images_table(ids, imgs:np.ndarray) -> pa.Table:
+def images_table(ids, # the image ids, one per image
+                 imgs:np.ndarray # (n, 137, 236) uint8 images
+                ) -> pa.Table:
     "A pyarrow table in the competition's parquet layout: `image_id`, then `'0'` ... `'32331'` (uint8)"
     flat = np.ascontiguousarray(imgs.reshape(len(imgs), N_PIXELS).T)  # column-major: one contiguous column each
     return pa.Table.from_arrays([pa.array(list(ids), pa.string())] + [pa.array(c) for c in flat], schema=PARQUET_SCHEMA)
 
 # %% ../nbs/02_synth.ipynb #ffd7b46a
-def test_rows(image_ids) -> pd.DataFrame:
+def test_rows(image_ids # the test image ids, in order
+             ) -> pd.DataFrame:
     "`test.csv` rows: three per image, components in alphabetical order"
     comps = sorted(COMPONENTS)
     return pd.DataFrame([(f'{i}_{c}', i, c) for i in image_ids for c in comps], columns=['row_id', 'image_id', 'component'])
 
 # %% ../nbs/02_synth.ipynb #b221be1c
-def read_pq(path) -> pa.Table:
+def read_pq(path # a parquet file
+           ) -> pa.Table:
     "Read a whole parquet file (`ParquetFile.read`: `pq.read_table` is far slower on 32k-column files with several row groups)"
     return pq.ParquetFile(path).read()
 
