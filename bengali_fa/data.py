@@ -49,7 +49,9 @@ def _layout_ok(s:pa.Schema) -> bool:
     if len(s) == N_PIXELS + 2 and s.names[-1] in _INDEX_COLS: s = s.remove(N_PIXELS + 1)
     return s.equals(PARQUET_SCHEMA)
 
-def check_parquet(path, pf:pq.ParquetFile|None=None) -> int:
+def check_parquet(path, # a parquet file with `image_id` and the uint8 pixel columns '0' ... '32331'
+                  pf:pq.ParquetFile|None=None # `path` already open (its 32k-column footer read once); None: open it here
+                 ) -> int:
     "Validate the columns and dtypes of a competition-layout image file; return its number of rows"
     pf = pf or _open_parquet(path)
     if _layout_ok(pf.schema_arrow): return pf.metadata.num_rows
@@ -116,7 +118,8 @@ def _iter_file(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:i
             for r0 in range(0, n, chunk_rows): yield ids[r0:r0 + chunk_rows], _read_rows(fh, blocks, r0, min(r0 + chunk_rows, n))
         done += n
 
-def iter_parquet_images(path, chunk_rows:int=2048,
+def iter_parquet_images(path, # a competition-layout parquet file, validated first (`check_parquet`)
+                        chunk_rows:int=2048, # images per chunk (a row group's last chunk may have fewer)
                         tmp_dir=None): # where a row group's decoded pixels are staged (rows x 32 kB); default: the system's
     "Yield `(ids, images)` chunks of a competition-layout parquet file: a list of str and an (n, 137, 236) uint8 array"
     pf = _open_parquet(path)  # opening reads the 32k-column footer: once per file
@@ -124,7 +127,10 @@ def iter_parquet_images(path, chunk_rows:int=2048,
     yield from _iter_file(pf, path, chunk_rows, tmp_dir=tmp_dir)
 
 # %% ../nbs/03_data.ipynb #fa569309
-def ink_bbox(x:np.ndarray, threshold:int=80, edge:int=5) -> np.ndarray:
+def ink_bbox(x:np.ndarray, # ink-high uint8 images (n, H, W): 255 minus the competition's pixels
+             threshold:int=80, # pixels above it are ink
+             edge:int=5 # pixels along each border not searched for ink
+            ) -> np.ndarray:
     "(n, 4) boxes `y0, y1, x0, x1` (end exclusive) of pixels above `threshold` in ink-high images `x`; full image if none"
     n, H, W = x.shape
     m = np.zeros(x.shape, bool)
@@ -138,7 +144,11 @@ def ink_bbox(x:np.ndarray, threshold:int=80, edge:int=5) -> np.ndarray:
     return box
 
 # %% ../nbs/03_data.ipynb #3e7e1ea1
-def crop_resize(img:np.ndarray, box, size:int, margin:int=8) -> np.ndarray:
+def crop_resize(img:np.ndarray, # one ink-high uint8 image (H, W)
+                box, # `(y0, y1, x0, x1)`, end exclusive, as `ink_bbox` returns it
+                size:int, # side of the square result in pixels
+                margin:int=8 # pixels added around `box` (within the image) before padding to a square
+               ) -> np.ndarray:
     "Crop ink-high `img` to `box` plus `margin`, pad to a centred square and resize to `size` x `size`"
     H, W = img.shape
     y0, y1, x0, x1 = box
@@ -151,7 +161,12 @@ def crop_resize(img:np.ndarray, box, size:int, margin:int=8) -> np.ndarray:
     return np.asarray(Image.fromarray(sq).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None))
 
 # %% ../nbs/03_data.ipynb #13332ea5
-def preprocess_images(imgs:np.ndarray, size:int|None=128, threshold:int=80, margin:int=8, edge:int=5) -> np.ndarray:
+def preprocess_images(imgs:np.ndarray, # competition images (n, 137, 236) uint8, dark ink on white
+                      size:int|None=128, # side of the square result; None: no crop or resize, only inverted (n, 137, 236)
+                      threshold:int=80, # ink level for finding the ink's box (`ink_bbox`)
+                      margin:int=8, # pixels kept around the ink's box
+                      edge:int=5 # pixels along each border ignored when finding the ink
+                     ) -> np.ndarray:
     "Competition images (n, 137, 236), dark ink on white, to model inputs: ink-high, cropped and resized"
     x = 255 - imgs
     if size is None: return x
@@ -166,7 +181,8 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get('BENGALI_FA_CACHE', '~/.cache/bengali_fa')).expanduser()
 
 # %% ../nbs/03_data.ipynb #234c6eba
-def prefetch(it, depth:int=1):
+def prefetch(it, # any iterable; an exception it raises is raised again here
+             depth:int=1): # most items waiting in the queue
     "Iterate `it` in a background thread, at most `depth` items ahead (parquet decoding releases the GIL)"
     import queue, threading
     q, end = queue.Queue(depth), object()
@@ -230,9 +246,14 @@ def _n_workers(n_workers) -> int:
     return max(int(n_workers), 1)
 
 # %% ../nbs/03_data.ipynb #34a088c2
-def preprocess(files, size:int|None=128, threshold:int=80, margin:int=8, edge:int=5, cache_dir=None,
+def preprocess(files, # competition-layout parquet files; the cache's rows follow their order
+               size:int|None=128, # side of the square images; None: full 137 x 236, only inverted (`preprocess_images`)
+               threshold:int=80, # ink level for finding the ink's box (`ink_bbox`)
+               margin:int=8, # pixels kept around the ink's box
+               edge:int=5, # pixels along each border ignored when finding the ink
+               cache_dir=None, # where the cache is written; default: `default_cache_dir()`
                chunk_rows:int=2048, # rows decoded at a time per worker: the memory bound (see above)
-               progress:bool=True,
+               progress:bool=True, # show a progress bar
                n_workers:int|None=None, # processes, each preprocessing whole files or runs of row groups; default: the usable CPUs
               ) -> ImageCache:
     "Preprocess competition parquet `files` into a cached uint8 memmap (reused when inputs and parameters match)"
@@ -293,7 +314,8 @@ def _read_labels_csv(path) -> pd.DataFrame:
     if df.image_id.duplicated().any(): raise ValueError(f"{path}: duplicate image_id {df.image_id[df.image_id.duplicated()].iloc[0]!r}")
     return df
 
-def read_train_csv(path) -> pd.DataFrame:
+def read_train_csv(path # a competition `train.csv`: image_id, the three labels and grapheme
+                  ) -> pd.DataFrame:
     "Read and validate a competition `train.csv` (columns, integer labels in range, known graphemes)"
     path = Path(path)
     df = _read_labels_csv(path)
@@ -306,7 +328,10 @@ def read_train_csv(path) -> pd.DataFrame:
     return df
 
 # %% ../nbs/03_data.ipynb #6c1edc32
-def label_images(ids, labels:pd.DataFrame, source='train.csv') -> pd.DataFrame:
+def label_images(ids, # image ids in the images' order, e.g. `ImageCache.ids`
+                 labels:pd.DataFrame, # a row per image with an `image_id` column, e.g. from `read_train_csv`
+                 source='train.csv' # where `labels` came from, for error messages
+                ) -> pd.DataFrame:
     "Labels aligned with image `ids`; every image must be labelled and every label must have an image"
     ids = pd.Index(ids)
     lab = labels.set_index('image_id')
@@ -315,7 +340,10 @@ def label_images(ids, labels:pd.DataFrame, source='train.csv') -> pd.DataFrame:
     return lab.loc[ids].reset_index()
 
 # %% ../nbs/03_data.ipynb #02f8fa38
-def stratified_folds(labels:pd.DataFrame, n_folds:int=5, seed:int=0) -> np.ndarray:
+def stratified_folds(labels:pd.DataFrame, # a row per image with the columns grapheme_root, vowel_diacritic, consonant_diacritic
+                     n_folds:int=5, # at least 2
+                     seed:int=0 # orders the rows of each label combination at random; same seed, same folds
+                    ) -> np.ndarray:
     "Fold number of every row, stratified over the three components"
     if n_folds < 2: raise ValueError(f"n_folds must be >= 2, got {n_folds}")
     r = np.random.default_rng(seed).random(len(labels))
@@ -325,7 +353,10 @@ def stratified_folds(labels:pd.DataFrame, n_folds:int=5, seed:int=0) -> np.ndarr
     return folds
 
 # %% ../nbs/03_data.ipynb #42eddfbf
-def grapheme_holdout(labels:pd.DataFrame, frac:float=0.1, seed:int=0) -> np.ndarray:
+def grapheme_holdout(labels:pd.DataFrame, # a row per image with the three label columns and `grapheme`
+                     frac:float=0.1, # fraction of the graphemes held out; fewer when more would leave a class untrained
+                     seed:int=0 # the order the graphemes are tried in; same seed, same holdout
+                    ) -> np.ndarray:
     "Boolean mask of rows whose grapheme is held out of training (about `frac` of the graphemes)"
     g = labels.groupby('grapheme')[list(COMPONENTS)].first()
     left = {c: labels[c].value_counts().to_dict() for c in COMPONENTS}  # images per class still in training
@@ -380,7 +411,8 @@ def _ambiguous(g:pd.DataFrame) -> np.ndarray:
         for *t, s in df[[*COMPONENTS, 'grapheme']].itertuples(index=False): labels.setdefault(s, set()).add(tuple(t))
     return np.array([len(labels[s]) > 1 for s in g.grapheme], bool)
 
-def extra_grapheme_set(kind:str='unseen') -> pd.DataFrame:
+def extra_grapheme_set(kind:str='unseen' # 'unseen': valid combinations not in train; 'all': those and the train graphemes
+                      ) -> pd.DataFrame:
     "Graphemes to render: 'unseen' (plausible valid combinations absent from train) or 'all' (those and the 1,295 train graphemes)"
     if kind not in EXTRA_GRAPHEMES: raise ValueError(f"extra graphemes must be one of {EXTRA_GRAPHEMES}, got {kind!r}")
     uc = unseen_combinations()[[*COMPONENTS, 'grapheme']]
@@ -420,7 +452,8 @@ def render_extras(n:int, # images to render
                   seed:int=0, # same seed, graphemes, fonts and render settings: same pixels
                   fonts=None, # candidate font files (default: every working font found)
                   cache_dir=None, # default: `default_cache_dir()`
-                  progress:bool=True) -> Path:
+                  progress:bool=True # show a progress bar while rendering
+                 ) -> Path:
     "Render `n` training images of `graphemes` into a cached folder: `extra.csv` (labels, font) and `extra_image_data_0.parquet` ..."
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be an integer >= 1, got {n!r}")
     g = _grapheme_table(graphemes)
@@ -451,7 +484,8 @@ def render_extras(n:int, # images to render
     return out
 
 # %% ../nbs/03_data.ipynb #aa4cd2c7
-def read_extra_csv(path) -> pd.DataFrame:
+def read_extra_csv(path # an `extra.csv` written by `render_extras`: train.csv's columns and `font`
+                  ) -> pd.DataFrame:
     "Read and validate the labels of rendered images (`extra.csv`): valid combinations; `grapheme_idx` is `IGNORE_INDEX` outside the 1,295 train graphemes"
     path = Path(path)
     df = _read_labels_csv(path)
@@ -467,7 +501,7 @@ def read_extra_csv(path) -> pd.DataFrame:
 # %% ../nbs/03_data.ipynb #e380fb11
 class StackedImages:
     "Image arrays (e.g. two memmaps) stacked along the first axis without copying: `x[i]`, `x[int array]` and `x[a:b]` read from the parts"
-    def __init__(self, *parts):
+    def __init__(self, *parts): # arrays (n_i, ...) with the same shape after the first axis, e.g. `ImageCache.x` memmaps
         if len({p.shape[1:] for p in parts}) > 1: raise ValueError(f"images of different shapes {[p.shape[1:] for p in parts]} cannot be stacked")
         self.parts, self.offsets = parts, np.cumsum([0, *map(len, parts)])
         self.shape, self.dtype = (int(self.offsets[-1]), *parts[0].shape[1:]), parts[0].dtype
@@ -492,7 +526,10 @@ class StackedImages:
 class CacheItems:
     "Items `idxs` of an image cache with their label columns `ys` (n, k); gathers whole batches"
     n_inp = 1
-    def __init__(self, x, ys:np.ndarray, idxs): self.x, self.ys, self.idxs = x, np.asarray(ys, np.int64), np.asarray(idxs)
+    def __init__(self, x, # images (n, H, W) uint8, e.g. `ImageCache.x` or `StackedImages`
+                 ys:np.ndarray, # integer labels (n, k), a column per target, rows as in `x`
+                 idxs): # the rows of `x` in this set, e.g. the training rows
+        self.x, self.ys, self.idxs = x, np.asarray(ys, np.int64), np.asarray(idxs)
     def __len__(self): return len(self.idxs)
     def __getitem__(self, i): return tuple(t[0] for t in self.gather([i]))
     def gather(self, b) -> tuple:
@@ -508,7 +545,11 @@ class BatchDL(DataLoader):
         for b in self.chunkify(samps): yield self.dataset.gather(list(b))
 
 # %% ../nbs/03_data.ipynb #af422c4c
-def show_labelled(x, ys, max_n:int=9, ncols:int=3, size:float=2.2):
+def show_labelled(x, # images (n, 1, H, W), any scale: each is stretched to 0..255 for display
+                  ys, # root, vowel and consonant labels: three tensors or arrays of n
+                  max_n:int=9, # most images shown
+                  ncols:int=3, # images per row
+                  size:float=2.2): # width of each image in inches
     "Plot images `x` (n, 1, H, W) with titles: the shaped grapheme and its root/vowel/consonant labels"
     from bengali_fa.synth import show_images
     n = min(max_n, len(x))
@@ -528,11 +569,15 @@ class BengaliTfmdDL(TfmdDL): show_batch = _show_batch
 BatchDL.show_batch = _show_batch
 
 # %% ../nbs/03_data.ipynb #ccfa2512
-def batch_tfms(size:int|None, mean:float, std:float, aug:bool=True,
+def batch_tfms(size:int|None, # not used: the images come preprocessed to their size
+               mean:float, # pixel mean for `Normalize`, on the 0..1 scale
+               std:float, # pixel standard deviation for `Normalize`, on the 0..1 scale
+               aug:bool=True, # add the augmentation (which fastai applies to training batches only)
                max_rotate:float=10., # degrees
-               max_zoom:float=1.15,
+               max_zoom:float=1.15, # zoom factor drawn from [1, max_zoom] (1: no zoom)
                max_warp:float=0.15, # perspective warp: what reads another font's proportions best (bench/ablation_test.py)
-               p_affine:float=0.75) -> list:
+               p_affine:float=0.75 # probability of each of warp, rotation and zoom
+              ) -> list:
     "Batch transforms: uint8 to float, default augmentation (small rotation, zoom, shift, perspective warp; never flips), normalisation"
     tfms = [IntToFloatTensor()]
     if aug: tfms += aug_transforms(do_flip=False, max_rotate=max_rotate, max_zoom=max_zoom, max_lighting=0., max_warp=max_warp,
@@ -595,13 +640,21 @@ def _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, graphe
 # %% ../nbs/03_data.ipynb #867e6930
 def bengali_dls(path, # a competition-layout folder: train.csv and train_image_data_*.parquet
                 size:int|None=128, # images are cropped to the ink, padded square and resized to size x size (None: full 137 x 236)
-                bs:int=64, fold:int=0, n_folds:int=5, # validation is fold `fold` of `n_folds` stratified folds ...
+                bs:int=64, # batch size (a training epoch drops its last incomplete batch)
+                fold:int=0, # the validation fold, 0 ... n_folds - 1 (not used with `holdout`)
+                n_folds:int=5, # validation is fold `fold` of `n_folds` stratified folds ...
                 holdout:float=0., # ... or, when > 0, this fraction of whole graphemes held out
                 grapheme:bool=False, # also the grapheme target (index among the 1,295 train graphemes; IGNORE_INDEX for others)
-                aug:bool=True, device=None, seed:int=0, cache_dir=None, progress:bool=True,
+                aug:bool=True, # augment training batches (`batch_tfms`); validation batches never are
+                device=None, # where batches are put; None: `default_device()`
+                seed:int=0, # chooses the folds or the holdout, and the extra renders (not the batches' shuffling)
+                cache_dir=None, # preprocessing caches and rendered images; default: `default_cache_dir()`
+                progress:bool=True, # show progress bars while preprocessing and rendering
                 extra_renders:int|str|Path=0, # rendered training images: a number to render (cached), or a folder from `render_extras`
                 extra_graphemes:str='unseen', # what to render: 'unseen' combinations, or 'all' (those and the train graphemes)
-                max_rotate:float=10., max_zoom:float=1.15, max_warp:float=0.15, # training augmentation (`batch_tfms`)
+                max_rotate:float=10., # training augmentation (`batch_tfms`): largest rotation in degrees
+                max_zoom:float=1.15, # zoom factor drawn from [1, max_zoom] (1: no zoom)
+                max_warp:float=0.15, # perspective warp's magnitude (0: none)
                 **aug_kwargs) -> DataLoaders:
     "Fast `DataLoaders` over a competition-layout folder: validation is fold `fold` of `n_folds`, or a grapheme holdout of `holdout`"
     x, y, ys, tr, va, ex, folder, pre = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme,
@@ -624,8 +677,17 @@ class _Col:
     def __init__(self, ys, k): self.ys, self.k = ys, k
     def __call__(self, i): return int(self.ys[i, self.k])
 
-def bengali_datablock(path, size:int|None=128, fold:int=0, n_folds:int=5, holdout:float=0., grapheme:bool=False,
-                      aug:bool=True, seed:int=0, cache_dir=None, progress:bool=True, **aug_kwargs) -> DataBlock:
+def bengali_datablock(path, # a competition-layout folder: train.csv and train_image_data_*.parquet
+                      size:int|None=128, # images are cropped to the ink, padded square and resized to size x size (None: full 137 x 236)
+                      fold:int=0, # the validation fold, 0 ... n_folds - 1 (not used with `holdout`)
+                      n_folds:int=5, # validation is fold `fold` of `n_folds` stratified folds ...
+                      holdout:float=0., # ... or, when > 0, this fraction of whole graphemes held out
+                      grapheme:bool=False, # also the grapheme target (index among the 1,295 train graphemes; IGNORE_INDEX for others)
+                      aug:bool=True, # augment training batches (`batch_tfms`); validation batches never are
+                      seed:int=0, # chooses the folds or the holdout
+                      cache_dir=None, # the preprocessing cache; default: `default_cache_dir()`
+                      progress:bool=True, # show a progress bar while preprocessing
+                      **aug_kwargs) -> DataBlock:
     "A fastai `DataBlock` over the preprocessing cache of a competition-layout folder (call `.dataloaders(path)`)"
     x, y, ys, tr, va, _, _, pre = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme)
     ncls = [N_CLASSES[c] for c in COMPONENTS] + ([N_GRAPHEMES] if grapheme else [])

@@ -20,13 +20,21 @@ __all__ = ['MIX_KINDS', 'sample_lam', 'cut_boxes', 'box_lam', 'box_mask', 'mix_l
            'mix_callback', 'show_mix']
 
 # %% ../../nbs/07_callback.mix.ipynb #5acf3821
-def sample_lam(alpha:float, n:int, device=None) -> Tensor:
+def sample_lam(alpha:float, # Beta(alpha, alpha): small alpha puts the draws near 0 and 1, alpha 1 is uniform
+               n:int, # number of draws
+               device=None # where the draws are made; None: torch's default device
+              ) -> Tensor:
     "`n` draws from Beta(`alpha`, `alpha`) on `device`"
     a = torch.full((n,), float(alpha), device=device)
     return torch.distributions.Beta(a, a).sample()
 
 # %% ../../nbs/07_callback.mix.ipynb #2db1f852
-def cut_boxes(lam:Tensor, cy:Tensor, cx:Tensor, H:int, W:int) -> Tensor:
+def cut_boxes(lam:Tensor, # (n,) lambdas: each box's sides are `sqrt(1 - lam)` times the image's, before clipping
+              cy:Tensor, # (n,) rows of the box centres, in pixels
+              cx:Tensor, # (n,) columns of the box centres, in pixels
+              H:int, # image height in pixels
+              W:int # image width in pixels
+             ) -> Tensor:
     "Boxes (n, 4) as (y1, x1, y2, x2), end exclusive: a fraction `1 - lam` of an `H` x `W` image centred at (`cy`, `cx`), clipped"
     r = (1 - lam.float()).clamp(0, 1).sqrt()
     h, w = (H * r).round().long(), (W * r).round().long()
@@ -34,12 +42,18 @@ def cut_boxes(lam:Tensor, cy:Tensor, cx:Tensor, H:int, W:int) -> Tensor:
     return torch.stack([y1.clamp(0, H), x1.clamp(0, W), (y1 + h).clamp(0, H), (x1 + w).clamp(0, W)], 1)
 
 # %% ../../nbs/07_callback.mix.ipynb #a29942e7
-def box_lam(boxes:Tensor, H:int, W:int) -> Tensor:
+def box_lam(boxes:Tensor, # (n, 4) boxes `(y1, x1, y2, x2)`, end exclusive, as `cut_boxes` returns them
+            H:int, # image height in pixels
+            W:int # image width in pixels
+           ) -> Tensor:
     "The CutMix lambda of each clipped box: 1 - box area / image area"
     return 1 - ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).float() / (H * W)
 
 # %% ../../nbs/07_callback.mix.ipynb #1fb1541f
-def box_mask(boxes:Tensor, H:int, W:int) -> Tensor:
+def box_mask(boxes:Tensor, # (n, 4) boxes `(y1, x1, y2, x2)`, end exclusive, as `cut_boxes` returns them
+             H:int, # image height in pixels
+             W:int # image width in pixels
+            ) -> Tensor:
     "Boolean masks (n, 1, H, W), True inside each box"
     ys, xs = torch.arange(H, device=boxes.device), torch.arange(W, device=boxes.device)
     iy = (ys >= boxes[:, :1]) & (ys < boxes[:, 2:3])
@@ -47,7 +61,12 @@ def box_mask(boxes:Tensor, H:int, W:int) -> Tensor:
     return (iy[:, :, None] & ix[:, None, :])[:, None]
 
 # %% ../../nbs/07_callback.mix.ipynb #f30668fc
-def mix_loss(loss_func, pred, yb:tuple, yb_perm:tuple, lam:Tensor) -> Tensor:
+def mix_loss(loss_func, # the learner's loss `L(pred, *targets)`; computed per sample under fastai's `NoneReduce`
+             pred, # the model's output for the mixed batch
+             yb:tuple, # the batch's targets, one tensor per head
+             yb_perm:tuple, # the targets of the images mixed in (`yb` permuted)
+             lam:Tensor # (n,) weight of each sample's own targets
+            ) -> Tensor:
     "`lam * L(pred, *yb) + (1 - lam) * L(pred, *yb_perm)` per sample, reduced like `loss_func`"
     with NoneReduce(loss_func) as lf: l1, l2 = lf(pred, *yb), lf(pred, *yb_perm)
     lam = lam.to(l1.device, l1.dtype)
@@ -115,12 +134,16 @@ class MixOrCut(Callback):
 # %% ../../nbs/07_callback.mix.ipynb #b994694a
 class MultiMixUp(MixOrCut):
     "MixUp for batches `(x, *targets)`: per-sample lambdas `max(lam, 1 - lam)`, lam ~ Beta(alpha, alpha)"
-    def __init__(self, alpha:float=0.4, stop_epochs:int=0): super().__init__(mix_alpha=alpha, switch_prob=0., stop_epochs=stop_epochs)
+    def __init__(self, alpha:float=0.4, # lam ~ Beta(alpha, alpha); each sample keeps max(lam, 1 - lam) of its own image
+                 stop_epochs:int=0): # no mixing in the last `stop_epochs` epochs of each fit
+        super().__init__(mix_alpha=alpha, switch_prob=0., stop_epochs=stop_epochs)
 
 # %% ../../nbs/07_callback.mix.ipynb #679a6fe2
 class MultiCutMix(MixOrCut):
     "CutMix for batches `(x, *targets)`: one box per sample (or per batch), lambda from the clipped box area"
-    def __init__(self, alpha:float=1., per_sample:bool=True, stop_epochs:int=0):
+    def __init__(self, alpha:float=1., # a box covers 1 - lam of the image (before clipping), lam ~ Beta(alpha, alpha)
+                 per_sample:bool=True, # a box per sample, else one box for the whole batch
+                 stop_epochs:int=0): # no mixing in the last `stop_epochs` epochs of each fit
         super().__init__(cut_alpha=alpha, switch_prob=1., per_sample=per_sample, stop_epochs=stop_epochs)
 
 # %% ../../nbs/07_callback.mix.ipynb #2f3cff9e
@@ -142,7 +165,13 @@ def mix_callback(kind:str='none', # 'none', 'mixup', 'cutmix' or 'both'
     raise ValueError(f"mix kind must be one of {', '.join(map(repr, MIX_KINDS))}, got {kind!r}")
 
 # %% ../../nbs/07_callback.mix.ipynb #fb8a248e
-def show_mix(x:Tensor, yb:tuple, yb_perm:tuple, lam:Tensor, max_n:int=6, ncols:int=3, size:float=2.2):
+def show_mix(x:Tensor, # mixed images (n, 1, H, W), any scale: each is stretched to 0..255 for display
+             yb:tuple, # the batch's targets: root, vowel and consonant first
+             yb_perm:tuple, # the targets of the images mixed in
+             lam:Tensor, # (n,) weight of each sample's own image
+             max_n:int=6, # most images shown
+             ncols:int=3, # images per row
+             size:float=2.2): # width of each image in inches
     "Plot mixed images `x` (n, 1, H, W) titled 'grapheme lam + shuffled grapheme'"
     import numpy as np
     from bengali_fa.synth import show_images

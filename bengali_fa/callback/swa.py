@@ -25,7 +25,10 @@ __all__ = ['SWA_KINDS', 'average_state', 'load_state', 'update_bn', 'save_state'
 # %% ../../nbs/08_callback.swa.ipynb #2d2590b1
 def _acc_dtype(t): return torch.promote_types(t.dtype, torch.float32)
 
-def average_state(avg:dict|None, model:nn.Module, n:int) -> dict:
+def average_state(avg:dict|None, # the running mean so far (float32 or wider), updated in place; None: start one
+                  model:nn.Module, # the model whose `state_dict()` is added
+                  n:int # snapshots already in `avg`; 0 starts afresh with a copy
+                 ) -> dict:
     "Add `model`'s state to `avg`, the running mean of `n` snapshots (a copy when `n` is 0)"
     sd = model.state_dict()
     if avg is None or n == 0: return {k: v.detach().to(_acc_dtype(v) if v.is_floating_point() else v.dtype, copy=True) for k, v in sd.items()}
@@ -36,14 +39,18 @@ def average_state(avg:dict|None, model:nn.Module, n:int) -> dict:
     return avg
 
 # %% ../../nbs/08_callback.swa.ipynb #62633b46
-def load_state(model:nn.Module, sd:dict):
+def load_state(model:nn.Module, # its parameters and buffers are overwritten in place
+               sd:dict): # a state dict with every key of `model.state_dict()`, e.g. from `average_state`
     "Copy `sd` into `model`'s parameters and buffers in place, cast to their dtypes"
     with torch.no_grad():
         for k, v in model.state_dict().items(): v.copy_(sd[k])
 
 # %% ../../nbs/08_callback.swa.ipynb #275eda1f
 @torch.no_grad()
-def update_bn(model:nn.Module, dl, autocast_dtype:torch.dtype|None=None) -> int:
+def update_bn(model:nn.Module, # its BatchNorm layers are updated; it is left in the train/eval mode it was in
+              dl, # batches to run through once, e.g. the training `DataLoader`
+              autocast_dtype:torch.dtype|None=None # run under autocast in this dtype; None: no autocast, float inputs cast to the model's dtype
+             ) -> int:
     "Recompute BatchNorm running statistics as averages over one pass of `dl` (batches `x` or `(x, ...)`); returns the number of batches"
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns: return 0
@@ -63,7 +70,9 @@ def update_bn(model:nn.Module, dl, autocast_dtype:torch.dtype|None=None) -> int:
     return n
 
 # %% ../../nbs/08_callback.swa.ipynb #4692083e
-def save_state(sd:dict, path) -> Path:
+def save_state(sd:dict, # a state dict, e.g. from `average_state`
+               path # the file to write; its folder is created, the file only appears once complete
+              ) -> Path:
     "Save state dict `sd` (as CPU tensors) to `path` through a temporary file"
     with atomic_path(path) as tmp: torch.save({k: v.detach().cpu() for k, v in sd.items()}, tmp)
     return Path(path)
