@@ -32,7 +32,9 @@ def bengali_learner(dls, # from `bengali_dls`
                     head_weights=(2., 1., 1.), # loss weights of root, vowel, consonant
                     aux_weight:float=0.5, # loss weight of the grapheme head
                     class_weights:str|None=None, # None or '': none; 'inverse' or 'effective' (`compute_class_weights`)
-                    label_smoothing:float=0., pool:str='concat', dropout:float=0.25,
+                    label_smoothing:float=0., # label smoothing of every head's cross-entropy (0: none)
+                    pool:str='concat', # the heads' pooling: 'concat' (max and average) or 'avg'
+                    dropout:float=0.25, # the heads' dropout probability before their linear layer
                     mixed_precision:bool|None=None, # None: on a GPU
                     **kwargs) -> Learner: # passed to `Learner` (e.g. `wd`)
     "A `Learner` for `dls` with a multi-head model, the multi-head loss and the competition metrics"
@@ -54,7 +56,8 @@ def bengali_learner(dls, # from `bengali_dls`
     return learn
 
 # %% ../nbs/09_learner.ipynb #4eb3e401
-def preds_to_labels(preds) -> np.ndarray:
+def preds_to_labels(preds # per-head probabilities or logits (root, vowel, consonant[, grapheme]); a 4th is ignored
+                   ) -> np.ndarray:
     "Per-head probabilities or logits (from `get_preds`) to an (n, 3) array of labels in (root, vowel, consonant) order"
     return np.stack([torch.as_tensor(p).argmax(-1).cpu().numpy() for p in preds[:3]], 1)
 

@@ -13,7 +13,11 @@ from .labels import COMPONENTS, N_CLASSES, N_GRAPHEMES, IGNORE_INDEX
 __all__ = ['compute_class_weights', 'MultiHeadLoss']
 
 # %% ../nbs/06_loss.ipynb #90c22245
-def compute_class_weights(labels, n_classes:int, kind:str='inverse', beta:float=0.999) -> torch.Tensor:
+def compute_class_weights(labels, # the training labels of one target (`IGNORE_INDEX` ones count for no class)
+                          n_classes:int, # the target's number of classes; labels must be below it
+                          kind:str='inverse', # 'inverse': 1 / count; 'effective': (1 - beta) / (1 - beta ** count)
+                          beta:float=0.999 # 'effective' only: the closer to 1, the closer to 'inverse'
+                         ) -> torch.Tensor:
     "Per-class weights from training `labels`: 'inverse' frequency or 'effective' number; unseen classes get the largest weight"
     labels = np.asarray(labels, np.int64)
     counts = np.bincount(labels[labels != IGNORE_INDEX], minlength=n_classes).astype(np.float64)  # ignored targets count for no class
@@ -30,8 +34,12 @@ def compute_class_weights(labels, n_classes:int, kind:str='inverse', beta:float=
 class MultiHeadLoss(nn.Module):
     "Weighted sum of per-head cross-entropies, with optional class weights and label smoothing; `IGNORE_INDEX` targets are skipped"
     y_int = True
-    def __init__(self, head_weights=(2., 1., 1.), aux_weight:float=0., class_weights:list|None=None,
-                 label_smoothing:float=0., reduction:str='mean'):
+    def __init__(self,
+                 head_weights=(2., 1., 1.), # loss weights of the root, vowel and consonant heads
+                 aux_weight:float=0., # loss weight of the grapheme head (a 4th output and target); 0: left out of the loss
+                 class_weights:list|None=None, # None, or per head (root, vowel, consonant[, grapheme]): None or `compute_class_weights`
+                 label_smoothing:float=0., # label smoothing of every head's cross-entropy (0: none)
+                 reduction:str='mean'): # 'mean' or 'sum' over the batch, or 'none': per-sample losses
         super().__init__()
         if reduction not in ('mean', 'sum', 'none'): raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         self.head_weights, self.aux_weight = list(head_weights) + [aux_weight], aux_weight

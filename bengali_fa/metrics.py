@@ -20,7 +20,9 @@ __all__ = ['WEIGHTS', 'macro_recall', 'competition_score', 'MacroRecall', 'Compe
 WEIGHTS = {'grapheme_root': 2, 'vowel_diacritic': 1, 'consonant_diacritic': 1}
 
 # %% ../nbs/05_metrics.ipynb #fd116020
-def macro_recall(y_true, y_pred) -> float:
+def macro_recall(y_true, # true integer labels (any shape: flattened)
+                 y_pred # predicted integer labels, as many as `y_true`
+                ) -> float:
     "Macro-averaged recall over the labels present in `y_true` or `y_pred` (as sklearn's `recall_score(average='macro')`)"
     t, p = np.asarray(y_true).ravel().astype(np.int64), np.asarray(y_pred).ravel().astype(np.int64)
     if len(t) != len(p): raise ValueError(f"y_true has {len(t)} labels, y_pred {len(p)}")
@@ -33,7 +35,9 @@ def macro_recall(y_true, y_pred) -> float:
     return float(rec[present].mean())
 
 # %% ../nbs/05_metrics.ipynb #559a098d
-def competition_score(y_true, y_pred) -> float:
+def competition_score(y_true, # (n, 3) true labels
+                      y_pred # (n, 3) predicted labels
+                     ) -> float:
     "The competition score of two (n, 3) integer arrays in (root, vowel, consonant) order"
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if t.ndim != 2 or t.shape[1] != 3 or t.shape != p.shape: raise ValueError(f"expected two (n, 3) arrays, got {t.shape} and {p.shape}")
@@ -51,7 +55,7 @@ class _Accum(Metric):
 # %% ../nbs/05_metrics.ipynb #dde801ed
 class MacroRecall(_Accum):
     "Macro recall of one component over the whole validation set"
-    def __init__(self, component:str):
+    def __init__(self, component:str): # 'grapheme_root', 'vowel_diacritic' or 'consonant_diacritic'
         if component not in COMPONENTS: raise ValueError(f"unknown component {component!r}; expected one of {COMPONENTS}")
         self.component, self.k = component, COMPONENTS.index(component)
     @property
@@ -92,7 +96,7 @@ def _cpu_broadcast():
     _broadcast.any_backend = True
     DistributedDL._broadcast = _broadcast
 
-def sharded(dl):
+def sharded(dl): # a fastai `DataLoader` (e.g. `dls.valid`); returned as it is when not distributed
     "`dl` split across the ranks (fastai's `DistributedDL`: gathered and unpadded by `to_detach`) when distributed, else `dl`"
     if not is_distributed(): return dl
     from fastai.distributed import DistributedDL

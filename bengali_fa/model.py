@@ -19,7 +19,8 @@ __all__ = ['load_state_dict', 'adapt_rgb', 'xresnet_body', 'hub_weights', 'timm_
            'efficientnet_pytorch_to_timm', 'convert_efficientnet_pytorch']
 
 # %% ../nbs/04_model.ipynb #50309489
-def load_state_dict(path) -> dict:
+def load_state_dict(path # a local `.safetensors` or PyTorch file (a checkpoint's `state_dict` or `model` entry is taken)
+                   ) -> dict:
     "A state dict from a local `.safetensors` or PyTorch file, without unpickling arbitrary objects"
     path = Path(path)
     if not path.exists():
@@ -32,14 +33,17 @@ def load_state_dict(path) -> dict:
     return sd.get('state_dict', sd.get('model', sd)) if isinstance(sd, dict) else sd
 
 # %% ../nbs/04_model.ipynb #e40a717f
-def adapt_rgb(sd:dict, model:nn.Module) -> dict:
+def adapt_rgb(sd:dict, # a state dict, e.g. ImageNet weights whose input convs take 3 channels
+              model:nn.Module # the model it is for: where its own weight takes 1 channel, the 3 are summed
+             ) -> dict:
     "Sum 3-channel input-conv weights of `sd` where `model` expects 1 channel"
     own = model.state_dict()
     return {k: (v.sum(1, keepdim=True) if k in own and v.ndim == 4 and v.shape[1] == 3 and own[k].shape[1] == 1 else v)
             for k, v in sd.items()}
 
 # %% ../nbs/04_model.ipynb #8ebda2ea
-def xresnet_body(arch:str='xresnet18', pretrained=None):
+def xresnet_body(arch:str='xresnet18', # a fastai xresnet: xresnet18, xresnet34, xresnet50, ...
+                 pretrained=None): # None: random init; a local weights file (3-channel stem weights summed); True raises
     "A fastai xresnet without its head, with a one-channel stem: (body, n_features, n_stem_modules)"
     if not arch.startswith('xresnet') or not hasattr(xresnet, arch): raise ValueError(f"unknown xresnet {arch!r}")
     m = getattr(xresnet, arch)(c_in=1, n_out=1000)
@@ -56,7 +60,8 @@ def xresnet_body(arch:str='xresnet18', pretrained=None):
     return body, layers[-1].in_features, first(nn.MaxPool2d) + 1
 
 # %% ../nbs/04_model.ipynb #1edf4bde
-def hub_weights(arch:str) -> Path:
+def hub_weights(arch:str # a timm model name, optionally with a pretrained tag: 'resnet34', 'resnet34.a1_in1k'
+               ) -> Path:
     "The file of timm `arch`'s default pretrained weights: downloaded from the Hugging Face hub, or the local cache's copy offline"
     import timm, huggingface_hub
     from huggingface_hub.errors import EntryNotFoundError
@@ -79,7 +84,8 @@ def hub_weights(arch:str) -> Path:
         f"machine's Hugging Face cache (HF_HOME).") from err
 
 # %% ../nbs/04_model.ipynb #4c5427e3
-def timm_body(arch:str, pretrained=None):
+def timm_body(arch:str, # any timm model name
+              pretrained=None): # None: random init; True: the hub weights (`hub_weights`); or a local weights file
     "Any timm model as a one-channel feature extractor: (body, n_features, stem parameter names)"
     import timm
     from timm.models import group_parameters
@@ -96,7 +102,11 @@ def timm_body(arch:str, pretrained=None):
 # %% ../nbs/04_model.ipynb #de42002b
 class Head(nn.Sequential):
     "Pooling ('concat' = max and average, or 'avg'), dropout and a linear layer"
-    def __init__(self, n_in:int, n_out:int, pool:str='concat', dropout:float=0.25):
+    def __init__(self,
+                 n_in:int, # channels of the body's feature map
+                 n_out:int, # classes of the target
+                 pool:str='concat', # 'concat': max and average pooling side by side (2 x n_in features), or 'avg'
+                 dropout:float=0.25): # dropout probability before the linear layer
         if pool not in ('concat', 'avg'): raise ValueError(f"pool must be 'concat' or 'avg', got {pool!r}")
         p = AdaptiveConcatPool2d(1) if pool == 'concat' else nn.AdaptiveAvgPool2d(1)
         super().__init__(p, nn.Flatten(), nn.Dropout(dropout), nn.Linear(n_in * (2 if pool == 'concat' else 1), n_out))
@@ -104,7 +114,12 @@ class Head(nn.Sequential):
 # %% ../nbs/04_model.ipynb #bab13c58
 class BengaliModel(nn.Module):
     "A body and one head per target; returns logits (root, vowel, consonant[, grapheme])"
-    def __init__(self, arch:str='xresnet18', pretrained=None, grapheme_head:bool=False, pool:str='concat', dropout:float=0.25):
+    def __init__(self,
+                 arch:str='xresnet18', # fastai xresnet18/34/50, or any timm model name
+                 pretrained=None, # None: random init; a local weights file; True: timm's hub weights (not for xresnet)
+                 grapheme_head:bool=False, # also a head over the 1,295 train graphemes (the auxiliary target), after the other three
+                 pool:str='concat', # every head's pooling: 'concat' (max and average) or 'avg'
+                 dropout:float=0.25): # every head's dropout probability before its linear layer
         super().__init__()
         self.arch, self.pretrained = arch, bool(pretrained)  # the schedule follows the weights (learner.fit_bengali)
         if arch.startswith('xresnet'):
@@ -120,7 +135,8 @@ class BengaliModel(nn.Module):
         return tuple(h(f) for h in self.heads)
 
 # %% ../nbs/04_model.ipynb #9a8afba1
-def bengali_splitter(m:BengaliModel) -> list:
+def bengali_splitter(m:BengaliModel # the model: its `stem_names`, `body` and `heads`
+                    ) -> list:
     "Parameter groups [stem, rest of the body, heads] for freeze/unfreeze and `lr=slice(lo, hi)`"
     named = dict(m.named_parameters())
     stem = [p for n, p in named.items() if n in m.stem_names]
@@ -135,7 +151,9 @@ _EP_BLOCK = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_
 _EP_DS = {'_depthwise_conv': 'conv_dw', '_bn1': 'bn1', '_se_reduce': 'se.conv_reduce', '_se_expand': 'se.conv_expand',
           '_project_conv': 'conv_pw', '_bn2': 'bn2'}  # a block without expansion (timm's DepthwiseSeparableConv)
 
-def efficientnet_pytorch_to_timm(sd:dict, arch:str) -> dict:
+def efficientnet_pytorch_to_timm(sd:dict, # an efficientnet_pytorch-family state dict: `_conv_stem`, `_blocks.<i>...` keys
+                                 arch:str # the timm model it must match, e.g. 'tf_efficientnet_lite0' or 'tf_efficientnet_b0'
+                                ) -> dict:
     "`sd` (keys of the efficientnet_pytorch family: `_conv_stem`, `_blocks.<i>...`) renamed to timm `arch`'s keys, checked"
     import timm
     m = timm.create_model(arch, pretrained=False)
@@ -161,7 +179,10 @@ def efficientnet_pytorch_to_timm(sd:dict, arch:str) -> dict:
     return out
 
 # %% ../nbs/04_model.ipynb #04d62f73
-def convert_efficientnet_pytorch(src, arch:str, dst) -> Path:
+def convert_efficientnet_pytorch(src, # the efficientnet_pytorch-family checkpoint: a `.safetensors` or PyTorch file
+                                 arch:str, # the timm model it is for (`efficientnet_pytorch_to_timm`)
+                                 dst # the `.safetensors` file to write (its folder is created)
+                                ) -> Path:
     "Convert the efficientnet_pytorch-family checkpoint `src` to a timm `arch` `.safetensors` file `dst` (for `pretrained=dst`)"
     from safetensors.torch import save_file
     sd = efficientnet_pytorch_to_timm(load_state_dict(src), arch)

@@ -28,7 +28,8 @@ __all__ = ['TTA_VIEWS', 'POLICIES', 'tta_views', 'tta_transform', 'grapheme_comp
 # (dx, dy, scale): shifts as fractions of the width/height, zoom about the centre. No flips, no rotations.
 TTA_VIEWS = ((0., 0., 1.), (0., 0., 1.08), (.04, .04, 1.), (-.04, -.04, 1.), (.04, -.04, 1.), (-.04, .04, 1.), (0., 0., .93), (0., 0., 1.15))
 
-def tta_views(tta=False) -> list:
+def tta_views(tta=False # False, None, 0 or 1: no TTA; True: 4 views; n: the first n; or a list of (dx, dy, scale)
+             ) -> list:
     "The views for `tta`: False/0/1 = none, True = the first 4 of `TTA_VIEWS`, n = the first n, or a list of (dx, dy, scale)"
     if tta is True: return list(TTA_VIEWS[:4])
     if tta is False or tta is None: return [TTA_VIEWS[0]]
@@ -40,7 +41,11 @@ def tta_views(tta=False) -> list:
     return views
 
 # %% ../nbs/12_predict.ipynb #84b2c765
-def tta_transform(x:torch.Tensor, dx:float=0., dy:float=0., scale:float=1.) -> torch.Tensor:
+def tta_transform(x:torch.Tensor, # images (n, c, H, W) whose background is 0
+                  dx:float=0., # shift as a fraction of the width; + is right
+                  dy:float=0., # shift as a fraction of the height; + is down
+                  scale:float=1. # zoom about the centre: > 1 enlarges, < 1 shrinks
+                 ) -> torch.Tensor:
     "Shift images `x` (n, c, H, W; background 0) by `dx`, `dy` (fractions of width, height; + is right, down) and zoom by `scale`"
     if (dx, dy, scale) == (0, 0, 1): return x
     theta = torch.tensor([[1 / scale, 0, -2 * dx / scale], [0, 1 / scale, -2 * dy / scale]], dtype=x.dtype, device=x.device)
@@ -58,12 +63,12 @@ def grapheme_components() -> torch.Tensor:
 _GC = None
 
 # %% ../nbs/12_predict.ipynb #b3a17998
-def unseen_score(p_grapheme):
+def unseen_score(p_grapheme): # grapheme-head probabilities (n, 1295): a tensor, or an array (then an array is returned)
     "1 - the largest grapheme probability of each image (n, 1295): high for graphemes the model does not know"
     return 1 - p_grapheme.max(-1) if isinstance(p_grapheme, np.ndarray) else 1 - p_grapheme.max(-1).values
 
 # %% ../nbs/12_predict.ipynb #137db1b2
-def energy_score(logits):
+def energy_score(logits): # grapheme-head logits (n, 1295): a tensor, or an array (then an array is returned)
     "Energy of the grapheme logits (n, 1295), -logsumexp: high for graphemes the model does not know"
     return -torch.logsumexp(torch.as_tensor(logits).float(), -1).numpy() if isinstance(logits, np.ndarray) else -torch.logsumexp(logits.float(), -1)
 
@@ -107,7 +112,8 @@ def combine_heads(probs, # per-head probabilities (root, vowel, consonant[, grap
     return out.numpy() if as_np else out
 
 # %% ../nbs/12_predict.ipynb #cc4696a6
-def bundle_policy(meta:dict) -> tuple:
+def bundle_policy(meta:dict # a bundle's metadata, as `read_bundle_meta` or `load_bundle` return it
+                 ) -> tuple:
     "`(policy, threshold)` recorded in a bundle's `bundle.json` (`read_bundle_meta`); `('components', None)` when none is"
     p = meta.get('policy') or {'name': 'components'}
     name, thr = p.get('name'), p.get('threshold')
@@ -134,7 +140,8 @@ def set_bundle_policy(path, # a bundle folder (or a run folder holding `bundle/`
     return meta
 
 # %% ../nbs/12_predict.ipynb #2879469e
-def fold_batchnorm(model:nn.Module) -> nn.Module:
+def fold_batchnorm(model:nn.Module # the model; it is copied, not changed (nor is its train/eval mode)
+                  ) -> nn.Module:
     "An inference copy of `model` (eval mode) with every BatchNorm2d that directly follows a Conv2d in a Sequential folded into it"
     from torch.nn.utils.fusion import fuse_conv_bn_eval
     was = model.training
@@ -152,7 +159,8 @@ def _file_key(f:Path):
     n = f.stem.rsplit('_', 1)[-1]
     return (0, int(n), f.name) if n.isdigit() else (1, 0, f.name)
 
-def parquet_files(files) -> list:
+def parquet_files(files # a parquet file, a folder (its `test_image_data_*.parquet`), or a list of them
+                 ) -> list:
     "Parquet files from a path, a list of paths, or a folder (its `test_image_data_*.parquet`, in numeric order)"
     out = []
     for f in ([files] if isinstance(files, (str, os.PathLike)) else list(files)):
@@ -238,7 +246,10 @@ def calibrate_bundle(path, # a run folder (or its bundle) trained with the graph
                      policy:str='grapheme', # the policy to record (one of `POLICIES`)
                      known_rate:float=0.05, # the fraction of held-out images allowed below the threshold (`calibrate_threshold`)
                      data=None, # the competition-layout folder trained on; default: the run's `data.path` (or its synthetic set)
-                     cache_dir=None, device='cpu', bs:int=256) -> float:
+                     cache_dir=None, # `bengali_dls`'s cache of the preprocessed images; default: `default_cache_dir()`
+                     device='cpu', # where the model scores the held-out images: 'cpu', 'cuda', ...
+                     bs:int=256 # images per forward pass
+                    ) -> float:
     "Calibrate the unseen-score threshold on the run's own grapheme holdout and record it with `policy` in its bundle; returns the threshold"
     from types import SimpleNamespace
     from bengali_fa.data import bengali_dls
@@ -281,7 +292,10 @@ def _ints(s:pd.Series, src:str, col:str) -> np.ndarray:
 
 def _some(ids) -> str: return f"{len(ids)}, e.g. {list(ids[:5])}"
 
-def make_submission(preds:pd.DataFrame, test_csv, out='submission.csv') -> pd.DataFrame:
+def make_submission(preds:pd.DataFrame, # per-image labels: `image_id` and the three components (or a CSV path), as `predict_parquets` returns
+                    test_csv, # the competition's test.csv (`row_id, image_id, component`): a path or a DataFrame
+                    out='submission.csv' # the CSV file to write; None: none is written
+                   ) -> pd.DataFrame:
     "The `row_id,target` submission in the row order of `test_csv` from per-image label predictions; written to `out` unless None"
     test, src = _table(test_csv, 'test.csv', ['row_id', 'image_id', 'component'], dtype=str)
     if bad := sorted(set(test.component) - set(COMPONENTS)): raise ValueError(f"{src}: unknown components {bad[:5]}; expected {COMPONENTS}")
@@ -312,7 +326,9 @@ def _score(t, p, comp, rows) -> dict:
     return dict(score=float(np.average([r[_SHORT[c]] for c in COMPONENTS], weights=[WEIGHTS[c] for c in COMPONENTS])), **r,
                 n_images=int((rows & (comp == 0)).sum()))
 
-def score_submission(submission, solution) -> dict:
+def score_submission(submission, # a submission: `row_id,target` (a DataFrame or a CSV path)
+                     solution # the true `row_id,target` (a DataFrame or CSV path); with a `seen` column, also seen/unseen scores
+                    ) -> dict:
     "The competition score of a submission (macro recall per component, weighted 2:1:1), also on seen/unseen graphemes if the solution has `seen`"
     sub, ssrc = _table(submission, 'submission', ['row_id', 'target'], dtype={'row_id': str})
     sol, lsrc = _table(solution, 'solution', ['row_id', 'target'], dtype={'row_id': str})
@@ -333,7 +349,8 @@ def score_submission(submission, solution) -> dict:
     return res
 
 # %% ../nbs/12_predict.ipynb #00c1d867
-def format_score(r:dict) -> str:
+def format_score(r:dict # a `score_submission` result
+                ) -> str:
     "One line `score=... root=... vowel=... consonant=... [seen=... unseen=...]` of a `score_submission` result"
     s = ' '.join(f'{k}={r[k]:.4f}' for k in ('score', 'root', 'vowel', 'consonant'))
     for k in ('seen', 'unseen'):
@@ -358,15 +375,15 @@ def call_cli(func, # a function whose signature (with docments) is the command l
 # %% ../nbs/12_predict.ipynb #a1148543
 _REQUIRED = {'opt': True, 'required': True}  # `Annotated` metadata: a flag that must be given
 
-def predict_submission(model:Annotated[str, 'model bundle folder, or a training run folder that holds bundle/', _REQUIRED],
-                       data:Annotated[str, 'folder with test.csv and test_image_data_*.parquet', _REQUIRED],
+def predict_submission(model:Annotated[str, 'model bundle folder, or a training run folder that holds bundle/', _REQUIRED], # model bundle folder, or a training run folder that holds bundle/
+                       data:Annotated[str, 'folder with test.csv and test_image_data_*.parquet', _REQUIRED], # folder with test.csv and test_image_data_*.parquet
                        out:str='submission.csv', # the submission file to write
                        bs:int=256, # batch size (TTA views included)
                        tta:int=0, # test-time augmentation views, 0..8 (0 = none)
                        device:str=None, # cpu, cuda, cuda:1 ... (default: cuda when available)
                        chunk_rows:int=2048, # parquet rows read at a time
                        no_progress:bool=False, # no progress bar
-                       policy:Annotated[str, "how the heads make labels (default: the bundle's recorded policy, else components)", {'choices': POLICIES}]=None,
+                       policy:Annotated[str, "how the heads make labels (default: the bundle's recorded policy, else components)", {'choices': POLICIES}]=None, # how the heads make labels (default: the bundle's recorded policy, else components)
                        threshold:float=None, # the policy's unseen-score threshold (default: the bundle's recorded one)
                       ) -> pd.DataFrame:
     "Predict submission.csv for the test images of a competition-layout folder with a model bundle (and print its score when test_solution.csv is there)"

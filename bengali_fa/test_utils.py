@@ -41,14 +41,18 @@ def tiny_dataset(n_train:int=300, # training images
 
 # %% ../nbs/99_test_utils.ipynb #5b538d0d
 def tiny_dls(path=None, # a competition-layout folder; `tiny_dataset()` by default
-             size:int=32, bs:int=32, **kwargs):
+             size:int=32, # image side in pixels
+             bs:int=32, # batch size
+             **kwargs):
     "`bengali_dls` over `path` at `size` px on the CPU, with a cache in `scratch_dir()`"
     return bengali_dls(path or tiny_dataset(), size=size, bs=bs, cache_dir=scratch_dir()/'cache', device='cpu', progress=False, **kwargs)
 
 # %% ../nbs/99_test_utils.ipynb #47e6d0ed
 class TinyNet(nn.Module):
     "A small convnet with BatchNorm and one head per component (and the grapheme head with `grapheme=True`)"
-    def __init__(self, grapheme:bool=False, ch:int=8):
+    def __init__(self,
+                 grapheme:bool=False, # also the grapheme head (1,295 classes), after the three component heads
+                 ch:int=8): # channels of its one convolution
         super().__init__()
         self.body = nn.Sequential(nn.Conv2d(1, ch, 3, 2), nn.BatchNorm2d(ch), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.heads = nn.ModuleList(nn.Linear(ch, n) for n in [*N_CLASSES.values()] + [N_GRAPHEMES] * grapheme)
@@ -56,7 +60,9 @@ class TinyNet(nn.Module):
 
 # %% ../nbs/99_test_utils.ipynb #6cbfee07
 def tiny_learner(dls=None, # `tiny_dls()` by default
-                 seed:int=0, grapheme:bool=False, **kwargs) -> Learner:
+                 seed:int=0, # `set_seed(seed)` before the net is built: the same seed, the same initial weights
+                 grapheme:bool=False, # give `TinyNet` the grapheme head (its loss weight is 0)
+                 **kwargs) -> Learner:
     "A `Learner` of a seeded `TinyNet` with the library's loss and metrics"
     set_seed(seed)
     return Learner(dls or tiny_dls(), TinyNet(grapheme), loss_func=MultiHeadLoss(), metrics=bengali_metrics(), **kwargs)
