@@ -104,7 +104,10 @@ def _holder(d:Path) -> str:
     try: return (d/_LOCK).read_text().strip() or 'another process'
     except OSError: return 'another process'
 
-def claim_run_dir(runs_dir='runs', run_dir=None, resume:bool=False) -> Path:
+def claim_run_dir(runs_dir='runs', # where a new run folder is made (when `run_dir` is not given)
+                  run_dir=None, # the run folder to claim (made if missing); None or '': a new one in `runs_dir`
+                  resume:bool=False, # True: `run_dir` is a run to continue (it must exist); False: it must hold no run yet
+                 ) -> Path:
     "Claim a run folder for this process (absolute path): `run_dir`, or a new `<runs_dir>/<date>_<time>[_n]`"
     if not run_dir:
         while not _hold(d := _new_dir(runs_dir)): pass  # (only if someone chose this very folder as run_dir meanwhile)
@@ -122,7 +125,7 @@ def claim_run_dir(runs_dir='runs', run_dir=None, resume:bool=False) -> Path:
     return d
 
 # %% ../nbs/11_train.ipynb #e725a476
-def release_run_dir(run_dir):
+def release_run_dir(run_dir): # a folder claimed by `claim_run_dir` in this process (any other: nothing happens)
     "Let go of a run folder claimed by `claim_run_dir` (the lock file stays)"
     fd = _HELD.pop(os.path.realpath(run_dir), None)
     if fd is not None: fcntl.flock(fd, fcntl.LOCK_UN); os.close(fd)
@@ -152,7 +155,9 @@ def _register():
     for name, f in (('bengali_fa_run_dir', _run_dir_resolver), ('bengali_fa_sweep_dir', _sweep_dir_resolver)):
         if not OmegaConf.has_resolver(name): OmegaConf.register_new_resolver(name, f, use_cache=True)
 
-def train_config(overrides:list=(), config_name:str='config'):
+def train_config(overrides:list=(), # Hydra overrides as on the command line, e.g. `['model=xresnet34', 'train.epochs=5']`
+                 config_name:str='config', # the top-level YAML file of bengali_fa/conf, without `.yaml`
+                ):
     "Compose the training config from the packaged YAML files and `overrides` (Hydra's compose API, for notebooks)"
     from hydra import initialize_config_module, compose
     _register()
@@ -171,7 +176,8 @@ def _arch_problem(arch):
     close = timm.list_models(f'*{arch[:6]}*')[:5]
     return f"unknown architecture {arch!r}: use {', '.join(_XRESNETS[:3])} or a timm model name" + (f" (e.g. {', '.join(close)})" if close else '')
 
-def check_config(cfg) -> None:
+def check_config(cfg, # a training config (`train_config`)
+                ) -> None:
     "Raise `ConfigError` listing every bad value of `cfg` (each with its key)"
     d, m, t, a, s = cfg.data, cfg.model, cfg.train, cfg.aug, cfg.swa
     checks = [
@@ -218,7 +224,9 @@ def check_config(cfg) -> None:
     if errs: raise ConfigError("bad config:\n" + '\n'.join(errs))
 
 # %% ../nbs/11_train.ipynb #d533c4c0
-def data_path(cfg, progress:bool=True) -> Path:
+def data_path(cfg, # a training config: its `data` group is read
+              progress:bool=True, # show a progress bar while the synthetic set is generated
+             ) -> Path:
     "The competition-layout folder of `cfg.data`: `data.path`, or the cached synthetic set (generated on first use)"
     d = cfg.data
     if d.path: return Path(d.path)
@@ -235,7 +243,9 @@ def _device(cfg):
 
 _SYNTH_KEYS = ('n_train', 'n_test', 'synth_seed')  # the `data` keys of the synthetic set (`data_path`); the others are `bengali_dls`'s
 
-def build_learner(cfg, progress:bool=True):
+def build_learner(cfg, # a training config (`train_config`): its `data` and `model` groups, `train.bs`, `train.wd`, `seed`, `device`
+                  progress:bool=True, # progress bars while data is generated, preprocessed and cached
+                 ):
     "`DataLoaders` and `Learner` for `cfg` (seeded by `cfg.seed`): the `data` keys are `bengali_dls`'s arguments, the `model` keys `bengali_learner`'s"
     set_seed(cfg.seed, reproducible=True)
     d = {k: v for k, v in cfg.data.items() if k not in _SYNTH_KEYS}
@@ -259,7 +269,8 @@ def _loader(dl):
     ddl = getattr(sys.modules.get('fastai.distributed'), 'DistributedDL', None)  # (never imported: no loader is one)
     return dl.dl if ddl is not None and isinstance(dl, ddl) else dl
 
-def rng_state(dls) -> dict:
+def rng_state(dls, # the run's `DataLoaders`: each loader's own generator is saved too
+             ) -> dict:
     "The state of every random generator a run uses"
     np_state = np.random.get_state()
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -267,7 +278,9 @@ def rng_state(dls) -> dict:
                 loaders=[_loader(dl).rng.getstate() for dl in dls.loaders])
 
 # %% ../nbs/11_train.ipynb #da8b525f
-def set_rng_state(s:dict, dls):
+def set_rng_state(s:dict, # what `rng_state` returned (e.g. read back from a checkpoint)
+                  dls, # the `DataLoaders` whose loaders' generators are restored, in the order saved
+                 ):
     "Restore the generators saved by `rng_state`"
     torch.set_rng_state(s['torch'])
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
@@ -278,7 +291,8 @@ def set_rng_state(s:dict, dls):
 def _tuples(o): return tuple(_tuples(v) for v in o) if isinstance(o, (list, tuple)) else o
 
 # %% ../nbs/11_train.ipynb #32919f8e
-def load_checkpoint(path) -> dict:
+def load_checkpoint(path, # a .pth file the training app wrote: ckpt/last.pth or ckpt/best.pth of a run folder
+                   ) -> dict:
     "Read a checkpoint written by the training app (never unpickles arbitrary objects)"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -374,7 +388,8 @@ def _cpu_state(model): return {k: v.detach().cpu().clone() for k, v in get_model
 class SaveBest(SaveModelCallback):
     "fastai's `SaveModelCallback` on `score` over every phase of a run: the validated weights to `fname`, by rank 0, replaced whole"
     def __init__(self, fname, # the weights file (ckpt/best.pth of the run folder)
-                 best:float|None=None, best_epoch:int=-1): # a resumed run's best score and its epoch
+                 best:float|None=None, # a resumed run's best score (None: no epoch validated yet)
+                 best_epoch:int=-1): # the epoch of `best`, counted over every phase (-1: none)
         super().__init__(monitor='score', comp=np.greater, fname=fname, reset_on_fit=False)  # (the best of every phase so far)
         self.best, self.best_epoch, self.offset, self.averager = best, best_epoch, 0, None
     def after_epoch(self):
@@ -394,7 +409,8 @@ class ResumeCallback(Callback):
     order = SWA.order + 1  # after SWA/EMA, whose averaging state then includes this epoch
     def __init__(self, fname, # the checkpoint file (ckpt/last.pth of the run folder)
                  every:int=1, # epochs between checkpoints
-                 logger:MetricsLogger|None=None, saver:SaveBest|None=None): # their rows and best score go in the checkpoint
+                 logger:MetricsLogger|None=None, # the run's metrics rows so far go in the checkpoint (None: no rows)
+                 saver:SaveBest|None=None): # the run's best score and its epoch go in the checkpoint (None: none)
         self.fname, self.every, self.logger, self.saver = Path(fname), every, logger, saver
         self.phase, self.averager, self.smooth = 0, None, None  # the phase's index, its SWA/EMA callback, a smoothed loss to restore
     def before_train(self):
@@ -422,7 +438,10 @@ def _wandb_key() -> bool:
 
 class WandbLogger:
     "Log a run to Weights & Biases (offline when no API key is set)"
-    def __init__(self, cfg, run_dir, config:dict):
+    def __init__(self, cfg, # the training config: `tracking.project` is the W&B project
+                 run_dir, # the run folder: W&B writes there; it names the W&B run and fixes its id (a resume continues it)
+                 config:dict, # the run's config logged with it (`flat_config`)
+                ):
         import wandb, hashlib
         self.wandb, run_dir = wandb, Path(run_dir).resolve()
         mode = os.environ.get('WANDB_MODE') or ('online' if _wandb_key() else 'offline')
@@ -438,7 +457,8 @@ class WandbLogger:
         self.run.finish()
 
 # %% ../nbs/11_train.ipynb #b9cbf099
-def flat_config(cfg) -> dict:
+def flat_config(cfg, # a config: OmegaConf's `DictConfig` or a nested dict
+               ) -> dict:
     "A config as a flat dict of `group.key: value` (lists as strings)"
     from omegaconf import OmegaConf
     def walk(d, pre=''):
@@ -448,7 +468,9 @@ def flat_config(cfg) -> dict:
     return dict(walk(OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg))
 
 # %% ../nbs/11_train.ipynb #737bc1a8
-def record_run(runs_dir, row:dict) -> pd.DataFrame:
+def record_run(runs_dir, # the folder of the runs table runs.csv (made if missing)
+               row:dict, # a run's results and flat config; its `run` (the run folder) says which row it replaces
+              ) -> pd.DataFrame:
     "Add (or replace, by `run`: the same folder however it is written) a row of the runs table `<runs_dir>/runs.csv`"
     runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
     path, key = runs_dir/'runs.csv', os.path.realpath(row['run'])
@@ -460,7 +482,8 @@ def record_run(runs_dir, row:dict) -> pd.DataFrame:
     return df
 
 # %% ../nbs/11_train.ipynb #aeb45a0e
-def runs_table(runs_dir='runs') -> pd.DataFrame:
+def runs_table(runs_dir='runs', # the folder holding runs.csv (a training config's `runs_dir`)
+              ) -> pd.DataFrame:
     "The runs table of `runs_dir`, best score first (unfinished runs last)"
     path = Path(runs_dir)/'runs.csv'
     if not path.is_file(): raise FileNotFoundError(f"{path}: no runs table (train a model first)")
@@ -492,7 +515,9 @@ def _swa_cb(cfg, n_epochs:int):
 
 def _quiet(*args): pass
 
-def per_class_recall(y_true:np.ndarray, y_pred:np.ndarray) -> pd.DataFrame:
+def per_class_recall(y_true:np.ndarray, # true labels, a row per image: root, vowel and consonant classes (n x 3)
+                     y_pred:np.ndarray, # predicted labels, the same layout
+                    ) -> pd.DataFrame:
     "Recall and support per class and component, for every class the macro recall averages (true or predicted)"
     rows = []
     for k, comp in enumerate(COMPONENTS):
@@ -519,7 +544,11 @@ def _final(learn, dls, run_dir, cfg, swa) -> tuple:
 
 def _err(e:BaseException) -> str: return f'{type(e).__name__}: {e}'.strip()
 
-def train(cfg, run_dir=None, cbs=(), progress:bool|None=None) -> dict:
+def train(cfg, # the training config (`train_config`), checked by `check_config` first
+          run_dir=None, # the run folder; None: `cfg.run_dir`, or a new one in `cfg.runs_dir` (`cfg.resume` wins)
+          cbs=(), # more fastai callbacks, for every fit
+          progress:bool|None=None, # fastai's progress bars; None: when in a terminal or notebook (else a line per epoch)
+         ) -> dict:
     "Run the training config `cfg` (see `train_config`); returns the final validation metrics and the run folder"
     check_config(cfg)
     cpu = _join_group(cfg) if _launched() else None  # torchrun / accelerate launch: one rank of several
@@ -617,7 +646,9 @@ def train_cli():
     hydra.main(config_path='conf', config_name='config', version_base=None)(_hydra_task)()
 
 # %% ../nbs/11_train.ipynb #f1e2cc6c
-def config_diff(run_a, run_b) -> pd.DataFrame:
+def config_diff(run_a, # a run folder (its config.yaml is read): column `a`
+                run_b, # the other run folder: column `b`
+               ) -> pd.DataFrame:
     "Config keys whose values differ between two run folders"
     a, b = _run_config(run_a), _run_config(run_b)
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
@@ -678,7 +709,8 @@ def runs_figure(runs:list, # run folders
 def plot_runs(runs:list, # run folders
               out='curves.png', # the PNG file to write
               metrics=('train_loss', 'valid_loss', 'score'), # columns of metrics.csv: one panel each
-              lr:bool=True) -> Path: # and a panel of every parameter group's learning rate
+              lr:bool=True, # and a panel of every parameter group's learning rate
+             ) -> Path:
     "`runs_figure` of several runs saved to `out` (what `bengali-fa-runs plot` writes)"
     import matplotlib.pyplot as plt
     fig = runs_figure(runs, metrics, lr)
