@@ -38,33 +38,40 @@ __all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWACon
 M = '???'  # every value comes from the YAML files in bengali_fa/conf
 @dataclass
 class DataConfig:
+    "The `data` group: the arguments of `bengali_dls` and the synthetic set's size (documented in conf/data/synth.yaml)"
     path: str = M; n_train: int = M; n_test: int = M; synth_seed: int = M; size: int = M; fold: int = M
     n_folds: int = M; holdout: float = M; grapheme: bool = M; cache_dir: str = M; extra_renders: int = M; extra_graphemes: str = M
     max_rotate: float = M; max_zoom: float = M; max_warp: float = M
 
 @dataclass
 class ModelConfig:
+    "The `model` group: the arguments of `bengali_learner` (documented in conf/model/xresnet18.yaml)"
     arch: str = M; pretrained: str = M; grapheme_head: bool = M; aux_weight: float = M
     head_weights: List[float] = M; class_weights: str = M; label_smoothing: float = M; pool: str = M; dropout: float = M
 
 @dataclass
 class TrainConfig:
+    "The `train` group: schedule, epochs, batch size, learning rate, weight decay, checkpoints (conf/schedule/default.yaml)"
     schedule: str = M; epochs: int = M; freeze_epochs: int = M; bs: int = M; lr: float = M; lr_mult: float = M; wd: float = M; ckpt_every: int = M
 
 @dataclass
 class AugConfig:
+    "The `aug` group: MixUp, CutMix or both on the batches (documented in conf/aug/none.yaml)"
     kind: str = M; alpha: float = M; switch_prob: float = M; per_sample: bool = M; stop_epochs: int = M
 
 @dataclass
 class SWAConfig:
+    "The `swa` group: stochastic weight averaging or an EMA of the weights (documented in conf/swa/none.yaml)"
     kind: str = M; start_epoch: int = M; lr: float = M; decay: float = M
 
 @dataclass
 class TrackingConfig:
+    "The `tracking` group: Weights & Biases logging beside the CSV files (documented in conf/tracking/csv.yaml)"
     wandb: bool = M; project: str = M; n_samples: int = M
 
 @dataclass
 class Config:
+    "The whole config (conf/config.yaml): the typed schema that Hydra checks every value and override against"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
