@@ -6,6 +6,8 @@ Run after `nbdev-test --save` (which writes the outputs of a successful run back
   instead of 150-250 KB, and plots a few KB.
 - Outputs of `#| hide` cells (tests) and stderr streams (warnings, which name this machine's font files) are dropped:
   the docs never show them, and they would only add noise to every diff.
+- Text streams with carriage returns (a terminal's progress bars: each training run writes 100-300 KB of them) keep
+  what a terminal would show at the end: the epoch table and the final line of each run.
 """
 import argparse, base64, io, json, re
 import numpy as np
@@ -24,6 +26,16 @@ def shrink_png(b64:str, max_width:int=600, colors:int=16) -> str:
     new = base64.b64encode(out.getvalue()).decode()
     return new if len(new) < len(b64) else b64
 
+def terminal_text(text:str) -> str:
+    "What a terminal shows after printing `text`: each carriage return moves back to the line's start, later characters overwrite"
+    out = []
+    for line in text.split('\n'):
+        buf = []
+        for seg in line.split('\r'):
+            buf[:len(seg)] = seg  # overwrite from the line's start, keeping what was longer
+        out.append(''.join(buf).rstrip())
+    return '\n'.join(out)
+
 def _hidden(src:str) -> bool: return re.search(r'^#\|\s*hide\s*$', src, re.M) is not None
 
 def shrink_nb(path, max_width:int=600) -> tuple:
@@ -35,6 +47,9 @@ def shrink_nb(path, max_width:int=600) -> tuple:
         outs = []
         for o in c.get('outputs', []):
             if o.get('output_type') == 'stream' and o.get('name') == 'stderr': continue
+            if o.get('output_type') == 'stream':
+                t = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
+                if '\r' in t: o['text'] = terminal_text(t)
             d = o.get('data', {})
             if 'image/png' in d:
                 png = d['image/png']; png = ''.join(png) if isinstance(png, list) else png
