@@ -533,6 +533,7 @@ class CacheItems:
     def __len__(self): return len(self.idxs)
     def __getitem__(self, i): return tuple(t[0] for t in self.gather([i]))
     def gather(self, b) -> tuple:
+        "Items `b` (positions in this set) as one batch: the images, read from `x` in row order, and a label tensor per target"
         j = self.idxs[np.asarray(b)]
         o = np.argsort(j, kind='stable'); inv = np.empty_like(o); inv[o] = np.arange(len(o))
         x = torch.from_numpy(np.ascontiguousarray(self.x[j[o]])[inv])  # sorted reads from the memmap, original order kept
@@ -560,7 +561,10 @@ def show_labelled(x, # images (n, 1, H, W), any scale: each is stretched to 0..2
     return show_images(imgs, titles, ncols=ncols, size=size)
 
 # %% ../nbs/03_data.ipynb #6f1b3ee8
-def _show_batch(self, b=None, max_n:int=9, ncols:int=3, **kwargs):
+def _show_batch(self, b=None, # a batch (images, root, vowel, consonant, ...); None: `self.one_batch()`
+                max_n:int=9, # show at most this many images
+                ncols:int=3, # images per row
+                **kwargs):
     "Show images of a batch with the grapheme in shaped Bengali and its three labels"
     b = b if b is not None else self.one_batch()
     return show_labelled(b[0], b[1:4], max_n=max_n, ncols=ncols, **kwargs)

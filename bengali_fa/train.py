@@ -455,8 +455,11 @@ class WandbLogger:
         rid = hashlib.sha1(str(run_dir).encode()).hexdigest()[:16]  # a resumed run continues the same W&B run
         self.run = wandb.init(project=cfg.tracking.project, name=run_dir.name, id=rid, resume='allow', dir=str(run_dir),
                               config=config, mode=mode)
-    def log(self, row:dict): self.run.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row['epoch'])
+    def log(self, row:dict):
+        "Log the numbers of an epoch's row (what `MetricsLogger` writes to metrics.csv) at step `row['epoch']`"
+        self.run.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row['epoch'])
     def finish(self, metrics:dict, per_class:pd.DataFrame, samples:list):
+        "The final metrics into the run's summary, the per-class recall table and the sample predictions logged; the W&B run closed"
         w = self.wandb
         self.run.summary.update(metrics)
         self.run.log({'per_class_recall': w.Table(dataframe=per_class),

@@ -145,7 +145,9 @@ class SWA(Callback):
     def load_state_dict(self, sd:dict):
         "Continue from `state_dict()` in the next fit (a resumed one: `fit(..., start_epoch=k)`)"
         self._resume = sd
-    def valid_state(self): return None  # validation during the fit uses the trained weights
+    def valid_state(self):
+        "None: validation during the fit uses the trained weights, not the average (which replaces them when the fit ends)"
+        return None
 
     def before_fit(self):
         self.avg, self.n_avg, self.lr0, self.trained = None, 0, None, False
