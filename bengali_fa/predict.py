@@ -375,15 +375,15 @@ def call_cli(func, # a function whose signature (with docments) is the command l
 # %% ../nbs/12_predict.ipynb #a1148543
 _REQUIRED = {'opt': True, 'required': True}  # `Annotated` metadata: a flag that must be given
 
-def predict_submission(model:Annotated[str, 'model bundle folder, or a training run folder that holds bundle/', _REQUIRED], # model bundle folder, or a training run folder that holds bundle/
-                       data:Annotated[str, 'folder with test.csv and test_image_data_*.parquet', _REQUIRED], # folder with test.csv and test_image_data_*.parquet
+def predict_submission(model:Annotated[str, _REQUIRED], # model bundle folder, or a training run folder that holds bundle/
+                       data:Annotated[str, _REQUIRED], # folder with test.csv and test_image_data_*.parquet
                        out:str='submission.csv', # the submission file to write
                        bs:int=256, # batch size (TTA views included)
                        tta:int=0, # test-time augmentation views, 0..8 (0 = none)
                        device:str=None, # cpu, cuda, cuda:1 ... (default: cuda when available)
                        chunk_rows:int=2048, # parquet rows read at a time
                        no_progress:bool=False, # no progress bar
-                       policy:Annotated[str, "how the heads make labels (default: the bundle's recorded policy, else components)", {'choices': POLICIES}]=None, # how the heads make labels (default: the bundle's recorded policy, else components)
+                       policy:Annotated[str, {'choices': POLICIES}]=None, # how the heads make labels (default: the bundle's recorded policy, else components)
                        threshold:float=None, # the policy's unseen-score threshold (default: the bundle's recorded one)
                       ) -> pd.DataFrame:
     "Predict submission.csv for the test images of a competition-layout folder with a model bundle (and print its score when test_solution.csv is there)"
