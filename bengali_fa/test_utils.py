@@ -6,8 +6,9 @@ Docs: https://bengali-fa.github.io/bengali_fa/test_utils.html.md"""
 
 # %% ../nbs/99_test_utils.ipynb #79b415dc
 from __future__ import annotations
-import atexit, contextlib, io, shutil, tempfile
+import contextlib, io, shutil, tempfile
 from functools import cache
+from multiprocessing.util import Finalize
 from pathlib import Path
 import torch, torch.nn as nn
 from .labels import N_CLASSES, N_GRAPHEMES, third_party_imports
@@ -26,9 +27,11 @@ __all__ = ['TINY', 'scratch_dir', 'tiny_dataset', 'tiny_dls', 'TinyNet', 'tiny_l
 # %% ../nbs/99_test_utils.ipynb #96057ffa
 @cache
 def scratch_dir() -> Path:
-    "A temporary folder for this process's fixtures, removed when the process ends"
+    "A temporary folder for this process's fixtures, removed when the process ends (a process pool's worker too)"
     d = Path(tempfile.mkdtemp(prefix='bengali_fa_test_'))
-    atexit.register(shutil.rmtree, d, ignore_errors=True)
+    # not `atexit`: a multiprocessing worker (nbdev-test runs notebooks in them) ends with os._exit and skips it, but
+    # runs multiprocessing's finalizers; in the main process they run at exit too
+    Finalize(None, shutil.rmtree, args=(str(d),), kwargs=dict(ignore_errors=True), exitpriority=0)
     return d
 
 # %% ../nbs/99_test_utils.ipynb #7047dcd4
