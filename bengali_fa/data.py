@@ -80,6 +80,15 @@ def _read_columns(pf:pq.ParquetFile, g:int, idx:list, path, row:int) -> pa.Table
     try: return pf.reader.read_row_group(g, column_indices=idx, use_threads=False)
     except (OSError, pa.ArrowException) as e: raise ValueError(f"{path}: corrupt data in the row group starting at row {row} ({e})") from None
 
+def _rows(b:pa.RecordBatch, path, row:int, tile:int=32) -> np.ndarray:
+    "uint8 columns `b` as one (rows, columns) row-major array, transposed `tile` columns at a time"
+    # a transpose as wide as a block (hundreds of columns) runs ~10x slower than in tiles that stay in the CPU's cache
+    cs = b.columns  # a new list of every column at each access: once
+    if any(c.null_count for c in cs): raise ValueError(f"{path}: missing pixel values in the row group starting at row {row}")
+    out = np.empty((b.num_rows, len(cs)), np.uint8)
+    for j in range(0, len(cs), tile): out[:, j:j + tile] = np.stack([np.asarray(c) for c in cs[j:j + tile]]).T
+    return out
+
 def _decode_row_group(pf:pq.ParquetFile, g:int, cols:list, path, row:int, fh, slice_bytes:int) -> list:
     "Write row group `g`'s pixels to the empty file `fh` as blocks of columns, each (rows, k) row-major; the blocks' `(offset, c0, c1)`"
     n, blocks = pf.metadata.row_group(g).num_rows, []
@@ -88,7 +97,7 @@ def _decode_row_group(pf:pq.ParquetFile, g:int, cols:list, path, row:int, fh, sl
         c1 = min(c0 + k, len(cols))
         b = _read_columns(pf, g, cols[c0:c1], path, row).combine_chunks().to_batches()[0]
         blocks.append((fh.tell(), c0, c1))
-        fh.write(np.asarray(b.to_tensor(row_major=True)).data)  # (n, k): one C++ call
+        fh.write(_rows(b, path, row).data)  # (n, k)
     return blocks
 
 def _read_rows(fh, blocks:list, r0:int, r1:int) -> np.ndarray:
