@@ -13,8 +13,9 @@ Measured in one run, each preprocessing figure in a fresh child process (its pea
 - the train loader's images/s (`bengali_dls`, augmented, bs 64);
   Peak RSS is the child's VmHWM; with workers, plus workers x their largest ru_maxrss (forks of the child: pages
   shared with it are counted again, so an upper bound);
-- `predict_parquets` images/s on a slice of `--predict-rows` rows against the model alone, projected to the
-  200,840-image test set.
+- `predict_parquets` images/s over the set's 4 files, as the real test set (or a file of `--predict-rows` rows; one row
+  group per file, so a row group's decode before its first prediction weighs as it does there), TTA on 8,192 rows, against the model alone at the same torch threads (measured before and after, averaged: the machine
+  drifts), projected to the 200,840-image test set.
 Usage (the lead's full-size run on a quiet machine):
   python bench/scale.py --fraction 1 --workers 2
 """
@@ -112,38 +113,47 @@ def loader_rate(src, size, cache, n_batches=60):
     for _ in range(min(n_batches, len(dls.train) - 2)): n += len(next(it)[0])
     return n / (time.perf_counter() - t)
 
-def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,)):
-    "model-only and predict_parquets images/s on a test file of the first `rows` rows of train file 0"
+def test_slice(src, rows):
+    "A test-layout file of the first `rows` rows of train file 0 (one row group, as the real files)"
+    from bengali_fa.core import PARQUET_SCHEMA
+    f = src/'slice'/f'rows{rows}'/'test_image_data_0.parquet'
+    if not f.exists():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        t = next(pq.ParquetFile(src/'train_image_data_0.parquet').iter_batches(batch_size=rows))
+        pq.write_table(pa.Table.from_batches([t]).cast(PARQUET_SCHEMA), f, row_group_size=rows)
+    return f
+
+def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=8192, model_batches=16, rounds=0):
+    """model-only and predict_parquets images/s on the set's 4 files (`rows` 0) or a test file of the first `rows` rows of
+    train file 0 (TTA and reading alone on the first `tta_rows`); the model alone on `model_batches` batches of random
+    images (its rate does not depend on the pixels)"""
     import torch
     from bengali_fa.model import BengaliModel
-    from bengali_fa.predict import predict_parquets
-    from bengali_fa.core import PARQUET_SCHEMA
-    f = src/'slice'/'test_image_data_0.parquet'
-    if not f.exists():
-        f.parent.mkdir(exist_ok=True)
-        t = next(pq.ParquetFile(src/'train_image_data_0.parquet').iter_batches(batch_size=rows))
-        pq.write_table(pa.Table.from_batches([t]).cast(PARQUET_SCHEMA), f)
+    from bengali_fa.predict import predict_parquets, fold_batchnorm
+    from bengali_fa.data import iter_parquet_images, preprocess_images
+    # rows 0: the 4 files of the set, as the test set (its row groups' decode before their first predictions included)
+    f = [src/f'train_image_data_{k}.parquet' for k in range(N_FILES)] if rows == 0 else test_slice(src, rows)
+    rows = rows or sum(pq.ParquetFile(g).metadata.num_rows for g in f)
+    f_tta, f_warm = test_slice(src, tta_rows), test_slice(src, 512)
     torch.manual_seed(0)
     model = BengaliModel('xresnet18').eval()
-    from bengali_fa.predict import fold_batchnorm
-    from bengali_fa.data import iter_parquet_images, preprocess_images
     pre = dict(size=size, threshold=80, margin=8, edge=5, mean=0.06, std=0.2)
-    x, k = torch.randn(bs, 1, size, size), max(rows // bs, 1)
+    x = torch.randn(bs, 1, size, size)
     def rate(m, x):
         with torch.inference_mode():
             m(x); t = time.perf_counter()
-            for _ in range(k): m(x)
-            return k * len(x) / (time.perf_counter() - t)
-    out = {}
+            for _ in range(model_batches): m(x)
+            return model_batches * len(x) / (time.perf_counter() - t)
+    out = dict(rows=rows, tta_rows=tta_rows)
     for _ in range(2):  # the first pass pays one-off costs (a process's first 32k-column footer, allocations): keep the second
         t = time.perf_counter()
-        for ids, im in iter_parquet_images(f): preprocess_images(im, size)
-        out['read_preprocess_only'] = rows / (time.perf_counter() - t)
+        for ids, im in iter_parquet_images(f_tta): preprocess_images(im, size)
+        out['read_preprocess_only'] = tta_rows / (time.perf_counter() - t)
     folded = fold_batchnorm(model)
     for T in threads:  # the model alone and end to end with the same torch threads (the reading thread comes on top)
         torch.set_num_threads(T)
         out[f'model_only_plain_t{T}'] = rate(model, x)
-        out[f'model_only_t{T}'] = rate(folded, x)  # what predict_parquets runs
+        out[f'model_only_before_t{T}'] = rate(folded, x)  # what predict_parquets runs, also measured after it (the machine drifts)
         cl = fold_batchnorm(model).to(memory_format=torch.channels_last)
         out[f'model_only_channels_last_t{T}'] = rate(cl, x.contiguous(memory_format=torch.channels_last))
         if compile_:
@@ -151,11 +161,24 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,)):
             with torch.inference_mode(): c(x)
             out[f'compile_seconds_t{T}'] = time.perf_counter() - t
             out[f'model_only_compiled_t{T}'] = rate(c, x)
-        predict_parquets(model, f, pre, bs=bs, progress=False)  # warm-up
+        predict_parquets(model, f_warm, pre, bs=bs, progress=False)  # warm-up
         for v in sorted({0, tta}):
-            t = time.perf_counter(); df = predict_parquets(model, f, pre, bs=bs, tta=v, progress=False)
-            assert len(df) == rows
-            out[f'predict_tta{v}_t{T}'] = rows / (time.perf_counter() - t) * max(v, 1)  # view-images/s: comparable with the model alone
+            n, fv = (rows, f) if v == 0 else (tta_rows, f_tta)
+            t = time.perf_counter(); df = predict_parquets(model, fv, pre, bs=bs, tta=v, progress=False)
+            assert len(df) == n
+            out[f'predict_tta{v}_t{T}'] = n / (time.perf_counter() - t) * max(v, 1)  # view-images/s: comparable with the model alone
+        out[f'model_only_after_t{T}'] = rate(folded, x)
+        out[f'model_only_t{T}'] = (out[f'model_only_before_t{T}'] + out[f'model_only_after_t{T}']) / 2
+        if rounds:  # alternately end to end over the `tta_rows` file and the model alone on as many images: drift cancels
+            te = tm = 0.
+            xs = torch.randn(tta_rows, 1, size, size)
+            for _ in range(rounds):
+                t = time.perf_counter(); predict_parquets(model, f_tta, pre, bs=bs, progress=False); te += time.perf_counter() - t
+                t = time.perf_counter()
+                with torch.inference_mode():
+                    for i in range(0, tta_rows, bs): folded(xs[i:i + bs])
+                tm += time.perf_counter() - t
+            out[f'interleaved_predict_over_model_t{T}'] = tm / te
     return out
 
 if __name__ == '__main__':
@@ -165,8 +188,10 @@ if __name__ == '__main__':
     ap.add_argument('--sizes', type=int, nargs='+', default=[64, 128])
     ap.add_argument('--n-src', type=int, default=3000, help='distinct rendered images repeated')
     ap.add_argument('--chunk-rows', type=int, default=0, help="preprocess's chunk_rows (0: the library's default)")
-    ap.add_argument('--predict-rows', type=int, default=2048); ap.add_argument('--bs', type=int, default=256)
+    ap.add_argument('--predict-rows', type=int, default=0, help="rows predicted (0: the set's 4 files, as the real test set)"); ap.add_argument('--bs', type=int, default=256)
     ap.add_argument('--tta', type=int, default=4)
+    ap.add_argument('--rounds', type=int, default=0, help='also predict the --tta-rows file and run the model alone on as many images, alternately, this many times')
+    ap.add_argument('--tta-rows', type=int, default=0, help='rows predicted with TTA (0: the first 8,192 predicted rows)')
     ap.add_argument('--threads', type=int, nargs='+', default=[1, 2], help="torch threads for the model (the reader is one more thread)")
     ap.add_argument('--skip', nargs='*', default=[], help='parts to skip: read_table iter_batches preprocess loader predict')
     ap.add_argument('--baseline', help='a folder holding another bengali_fa package (e.g. `git archive <commit> bengali_fa`) to time too')
@@ -209,12 +234,12 @@ if __name__ == '__main__':
             res[f'loader_{size}'] = loader_rate(src, size, cache)
             table.append((f'train loader at {size} px (bengali_dls, augmented, bs 64)', dict(images_per_s=res[f'loader_{size}']), None, None))
     if 'predict' not in a.skip:
-        p = predict_rates(src, a.predict_rows, 64, a.bs, a.tta, a.compile, a.threads); res['predict'] = p
+        p = predict_rates(src, a.predict_rows, 64, a.bs, a.tta, a.compile, a.threads, a.tta_rows or min(a.predict_rows or rows, 8192), rounds=a.rounds); res['predict'] = p
         res['predict_over_model'] = {k: p[k] / p['model_only_' + k.rsplit('_', 1)[1]] for k in p if k.startswith('predict')}
         for k, v in p.items():
-            if k.startswith('compile_seconds'): continue
+            if k.startswith(('compile_seconds', 'model_only_before', 'model_only_after', 'interleaved')) or k in ('rows', 'tta_rows'): continue
             tta = int(k[len('predict_tta'):].split('_')[0]) if k.startswith('predict_tta') else 1
-            table.append((f'{k} (xresnet18, 64 px, bs {a.bs}, {a.predict_rows} images{", view-images/s" if tta > 1 else ""}); '
+            table.append((f'{k} (xresnet18, 64 px, bs {a.bs}, {p["tta_rows"] if tta > 1 or k == "read_preprocess_only" else p["rows"]:,} images{", view-images/s" if tta > 1 else ""}); '
                           f'{N_TEST:,} test images: {N_TEST * max(tta, 1) / v / 60:.0f} min'
                           + (f'; {res["predict_over_model"][k]:.2f} x model_only at the same threads' if k in res['predict_over_model'] else ''),
                           dict(images_per_s=v), None, None))
@@ -234,6 +259,8 @@ if __name__ == '__main__':
         print(f"| {w} | {f(s, '.1f')} | {ips:,.0f} | {f(ratio, '.2f')} | {f(c, '.1f')} | {f(cratio, '.2f')} | {mem or ''} |")
         rows_.append(dict(what=w, seconds=s, images_per_s=ips, ratio_to_read_table=ratio, cpu_seconds=c, cpu_ratio_to_read_table=cratio, peak_rss_mb=mem))
     res['table'] = rows_
+    for k, v in res.get('predict', {}).items():
+        if k.startswith('interleaved'): print(f"{k} ({a.rounds} rounds of {res['predict']['tta_rows']:,} images, alternately): {v:.2f}")
     out = Path(a.out); out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
     if a.clean: shutil.rmtree(src)
