@@ -14,8 +14,9 @@ Measured in one run, each preprocessing figure in a fresh child process (its pea
   Peak RSS is the child's VmHWM; with workers, plus workers x their largest ru_maxrss (forks of the child: pages
   shared with it are counted again, so an upper bound);
 - `predict_parquets` images/s over the set's 4 files, as the real test set (or a file of `--predict-rows` rows; one row
-  group per file, so a row group's decode before its first prediction weighs as it does there), TTA on 8,192 rows, against the model alone at the same torch threads (measured before and after, averaged: the machine
-  drifts), projected to the 200,840-image test set.
+  group per file, so a row group's decode before its first prediction weighs as it does there), TTA on 8,192 rows,
+  against the model alone at the same torch threads (measured before and after, averaged: the machine drifts; with
+  `--rounds N`, also N times alternately with end to end on one file), projected to the 200,840-image test set.
 Usage (the lead's full-size run on a quiet machine):
   python bench/scale.py --fraction 1 --workers 2
 """
@@ -139,11 +140,11 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=819
     model = BengaliModel('xresnet18').eval()
     pre = dict(size=size, threshold=80, margin=8, edge=5, mean=0.06, std=0.2)
     x = torch.randn(bs, 1, size, size)
-    def rate(m, x):
+    def rate(m, x, n=model_batches):
         with torch.inference_mode():
             m(x); t = time.perf_counter()
-            for _ in range(model_batches): m(x)
-            return model_batches * len(x) / (time.perf_counter() - t)
+            for _ in range(n): m(x)
+            return n * len(x) / (time.perf_counter() - t)
     out = dict(rows=rows, tta_rows=tta_rows)
     for _ in range(2):  # the first pass pays one-off costs (a process's first 32k-column footer, allocations): keep the second
         t = time.perf_counter()
@@ -171,13 +172,9 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=819
         out[f'model_only_t{T}'] = (out[f'model_only_before_t{T}'] + out[f'model_only_after_t{T}']) / 2
         if rounds:  # alternately end to end over the `tta_rows` file and the model alone on as many images: drift cancels
             te = tm = 0.
-            xs = torch.randn(tta_rows, 1, size, size)
             for _ in range(rounds):
                 t = time.perf_counter(); predict_parquets(model, f_tta, pre, bs=bs, progress=False); te += time.perf_counter() - t
-                t = time.perf_counter()
-                with torch.inference_mode():
-                    for i in range(0, tta_rows, bs): folded(xs[i:i + bs])
-                tm += time.perf_counter() - t
+                tm += tta_rows / rate(folded, x, -(-tta_rows // bs))
             out[f'interleaved_predict_over_model_t{T}'] = tm / te
     return out
 
