@@ -14,6 +14,7 @@ The set is `write_dataset(n_train=<config's data.n_train>, n_test=--n-test, unse
 cached under $BENGALI_FA_CACHE/bench. Prints a markdown table and writes bench/results/plain_loop.json.
 
 Usage: python bench/plain_loop.py [--seeds 0 1] [--n-test 2000] [-o train.epochs=8 ...] [--plain-lr 3e-3 --plain-bs 32]
+       python bench/plain_loop.py --merge seed0.json seed1.json --note 'one process per core' (--out: the merged file)
 """
 import argparse, contextlib, io, json, math, os, platform, time
 from pathlib import Path
@@ -107,7 +108,10 @@ def main():
     ap.add_argument('--name', default='default', help='the row name of the library config in the table')
     ap.add_argument('--skip-plain', action='store_true', help='only the library runs (to compare configs)')
     ap.add_argument('--out', default=str(Path(__file__).parent/'results'/'plain_loop.json'))
+    ap.add_argument('--merge', nargs='+', default=[], help='only merge these result files (same config, other seeds) into --out')
+    ap.add_argument('--note', default='', help='with --merge: how the runs shared the machine')
     a = ap.parse_args()
+    if a.merge: return merge(a.merge, Path(a.out), a.note)
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     from bengali_fa.train import train, train_config
     from bengali_fa.data import preprocess, _split
@@ -143,19 +147,35 @@ def main():
         rows.append(dict(model='plain loop (timm resnet18)', seed=s, seconds=round(lib_s, 1), valid=float('nan'), epochs=st['epochs'],
                          **{k: round(v, 4) for k, v in test_scores(y_te, p, meta_te).items()}))
         print(rows[-1], flush=True)
+    write(rows, a.seeds, Path(a.out), dict(overrides=a.override, plain_lr=a.plain_lr, plain_bs=a.plain_bs or cfg.train.bs,
+          n_train=n_train, n_test=a.n_test, unseen_frac=a.unseen_frac, train_fonts=info['train_fonts'],
+          test_only_fonts=info['test_only_fonts'], machine=machine()))
+
+def machine() -> dict:
+    return dict(cpus=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform(),
+                loadavg_at_end=[round(l, 2) for l in os.getloadavg()])
+
+def write(rows:list, seeds:list, out:Path, info:dict):
+    "Print the markdown table of `rows` (mean ± std over seeds per model) and write it with the rows and `info` to `out`"
     df = pd.DataFrame(rows)
     agg = df.groupby('model', sort=False)[['seconds', 'epochs', 'valid', 'test', 'seen', 'unseen', 'held_font']].agg(['mean', 'std'])
     table = ['| model | seeds | seconds | epochs | valid | test | seen | unseen | held-out font |', '|---|---|---|---|---|---|---|---|---|']
     for m, g in agg.iterrows():
-        f = lambda k: f"{g[(k, 'mean')]:.3f} ± {g[(k, 'std')]:.3f}" if len(a.seeds) > 1 else f"{g[(k, 'mean')]:.3f}"
-        table.append(f"| {m} | {len(a.seeds)} | {g[('seconds', 'mean')]:.0f} | {g[('epochs', 'mean')]:.1f} | {f('valid')} | {f('test')} | "
+        f = lambda k: f"{g[(k, 'mean')]:.3f} ± {g[(k, 'std')]:.3f}" if len(seeds) > 1 else f"{g[(k, 'mean')]:.3f}"
+        table.append(f"| {m} | {len(seeds)} | {g[('seconds', 'mean')]:.0f} | {g[('epochs', 'mean')]:.1f} | {f('valid')} | {f('test')} | "
                      f"{f('seen')} | {f('unseen')} | {f('held_font')} |")
     print('\n'.join(table))
-    load = os.getloadavg()
-    out = Path(a.out); out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(dict(table=table, runs=rows, overrides=a.override, plain_lr=a.plain_lr, plain_bs=a.plain_bs or cfg.train.bs, n_train=n_train, n_test=a.n_test,
-                                   unseen_frac=a.unseen_frac, train_fonts=info['train_fonts'], test_only_fonts=info['test_only_fonts'],
-                                   machine=dict(cpus=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform(),
-                                                loadavg_at_end=[round(l, 2) for l in load])), indent=1) + '\n')
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(dict(table=table, runs=rows, **info), indent=1) + '\n')
+
+def merge(files:list, out:Path, note:str):
+    "One result file from runs of the same config written separately (e.g. one seed per core): rows concatenated, table redone"
+    parts = [json.loads(Path(f).read_text()) for f in files]
+    keep = {k: v for k, v in parts[0].items() if k not in ('table', 'runs', 'machine')}
+    for f, p in zip(files, parts):
+        if {k: v for k, v in p.items() if k in keep} != keep: raise ValueError(f"{f}: another config or set than {files[0]}")
+    rows = [r for p in parts for r in p['runs']]
+    write(rows, sorted({r['seed'] for r in rows}), out, dict(**keep, machine=dict(parts[0]['machine'], note=note,
+          loadavg_at_end=[p['machine']['loadavg_at_end'] for p in parts])))
 
 if __name__ == '__main__': main()

@@ -7,19 +7,44 @@ Docs: https://bengali-fa.github.io/bengali_fa/learner.html.md"""
 # %% ../nbs/09_learner.ipynb #b67e069a
 from __future__ import annotations
 import numpy as np, torch
+from functools import partial
 from .labels import COMPONENTS, N_CLASSES, N_GRAPHEMES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastcore.basics import patch
     from fastai.learner import Learner
     from fastai.callback.fp16 import MixedPrecision
     from fastai.callback.channelslast import ChannelsLast
+    from fastcore.foundation import L
+    from torch.amp import GradScaler
     import fastai.callback.schedule, fastai.callback.progress  # fit_one_cycle, fine_tune, lr_find, progress bars
 from .model import BengaliModel, bengali_splitter
 from .loss import MultiHeadLoss, compute_class_weights
 from .metrics import bengali_metrics
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'bengali_learner', 'preds_to_labels', 'schedule_phases']
+__all__ = ['SCHEDULES', 'native_bf16_cpu', 'CPUMixedPrecision', 'bengali_learner', 'preds_to_labels', 'schedule_phases']
+
+# %% ../nbs/09_learner.ipynb #822d9107
+def native_bf16_cpu() -> bool:
+    "Whether this CPU has native bfloat16 matrix instructions (AMX or AVX512-BF16), where bf16 autocast speeds training up"
+    return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_amx_tile_supported', '_is_avx512_bf16_supported'))
+
+# %% ../nbs/09_learner.ipynb #1227ab31
+def _autocast_once(model, *args, **kwargs):
+    "`model`'s own forward under bf16 autocast; then `model.forward` is its class's again, whatever happened"
+    try:
+        with torch.autocast('cpu', dtype=torch.bfloat16): return type(model).forward(model, *args, **kwargs)
+    finally: model.__dict__.pop('forward', None)
+
+class CPUMixedPrecision(MixedPrecision):
+    "fastai's `MixedPrecision` on the CPU, in bfloat16: the model's forward pass runs under autocast (fastai's own autocasts on CUDA only)"
+    device_type = 'cpu'  # where its autocast applies (read by the SWA callback's BatchNorm pass and validation)
+    def __init__(self): super().__init__(amp_mode='bf16')
+    def before_fit(self):  # a disabled scaler (bf16 needs no loss scaling) keeps `MixedPrecision`'s step logic
+        self.learn.scaler, self.scales = GradScaler('cpu', enabled=False), L()
+    def before_batch(self): self.learn.model.forward = partial(_autocast_once, self.learn.model)  # this batch's forward call only
+    def after_cancel_batch(self): self.learn.model.__dict__.pop('forward', None)  # (cancelled before its forward call)
+    def after_loss(self): pass
 
 # %% ../nbs/09_learner.ipynb #4461f1ef
 def _train_labels(dls, k):
@@ -35,7 +60,7 @@ def bengali_learner(dls, # from `bengali_dls`
                     label_smoothing:float=0., # label smoothing of every head's cross-entropy (0: none)
                     pool:str='concat', # the heads' pooling: 'concat' (max and average) or 'avg'
                     dropout:float=0.25, # the heads' dropout probability before their linear layer
-                    mixed_precision:bool|None=None, # None: on a GPU
+                    mixed_precision:bool|None=None, # None: on a GPU, and on a CPU with native bf16 (`native_bf16_cpu`)
                     **kwargs) -> Learner: # passed to `Learner` (e.g. `wd`)
     "A `Learner` for `dls` with a multi-head model, the multi-head loss and the competition metrics"
     pretrained = True if str(pretrained).lower() == 'true' else (pretrained or None)  # (the YAML config's strings)
@@ -50,9 +75,9 @@ def bengali_learner(dls, # from `bengali_dls`
     loss = MultiHeadLoss(head_weights, aux_weight if grapheme_head else 0., cw, label_smoothing)
     learn = Learner(dls, model, loss_func=loss, metrics=bengali_metrics(), splitter=bengali_splitter, **kwargs)
     on_gpu = getattr(dls, 'device', None) is not None and torch.device(dls.device).type == 'cuda'
-    if mixed_precision if mixed_precision is not None else on_gpu:
-        bf16 = on_gpu and torch.cuda.is_bf16_supported()
-        learn.add_cbs([ChannelsLast(), MixedPrecision(amp_mode='bf16' if bf16 else 'fp16')])
+    if mixed_precision if mixed_precision is not None else on_gpu or native_bf16_cpu():
+        mp = MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16') if on_gpu else CPUMixedPrecision()
+        learn.add_cbs([ChannelsLast(), mp])
     return learn
 
 # %% ../nbs/09_learner.ipynb #4eb3e401

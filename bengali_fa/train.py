@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, sys, json, time, random, fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, List
+from typing import Annotated, List, Optional
 import numpy as np, pandas as pd, torch
 from .labels import COMPONENTS, N_CLASSES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
@@ -48,6 +48,7 @@ class ModelConfig:
     "The `model` group: the arguments of `bengali_learner` (documented in conf/model/xresnet18.yaml)"
     arch: str = M; pretrained: str = M; grapheme_head: bool = M; aux_weight: float = M
     head_weights: List[float] = M; class_weights: str = M; label_smoothing: float = M; pool: str = M; dropout: float = M
+    mixed_precision: Optional[bool] = M
 
 @dataclass
 class TrainConfig:

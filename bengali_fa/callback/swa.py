@@ -115,9 +115,9 @@ def _lr_finding(learn): return any(isinstance(cb, LRFinder) for cb in learn.cbs)
 def _amp_cbs(learn) -> list: return [cb for cb in learn.cbs if isinstance(cb, MixedPrecision)]
 
 def _amp_dtype(learn):
-    "The autocast dtype of fastai's `MixedPrecision` callback, if the learner has one on a GPU"
-    mp = next(iter(_amp_cbs(learn)), None)
-    if mp is None or next(learn.model.parameters()).device.type != 'cuda': return None
+    "The autocast dtype of fastai's `MixedPrecision` callback, if the learner has one for its model's device"
+    mp = next(iter(_amp_cbs(learn)), None)  # (fastai's autocasts on CUDA; a subclass may say otherwise in `device_type`)
+    if mp is None or next(learn.model.parameters()).device.type != getattr(mp, 'device_type', 'cuda'): return None
     return torch.bfloat16 if mp.amp_mode == AMPMode.BF16 else torch.float16
 
 # %% ../../nbs/08_callback.swa.ipynb #a34384b1
@@ -187,7 +187,7 @@ class SWA(Callback):
         learn, rec = self.learn, getattr(self.learn, 'recorder', None)
         # fastai's MixedPrecision has already torn down its autocast in its after_fit: autocast here instead
         mps, dt = _amp_cbs(learn), _amp_dtype(learn)
-        with learn.no_bar(), learn.removed_cbs(mps), torch.autocast('cuda', dtype=dt, enabled=dt is not None):
+        with learn.no_bar(), learn.removed_cbs(mps), torch.autocast(next(learn.model.parameters()).device.type, dtype=dt, enabled=dt is not None):
             if is_distributed(): _, _, losses = learn.get_preds(dl=sharded(learn.dls.valid), reorder=False, inner=True, with_loss=True)
             else: _, _, losses = learn.get_preds(inner=True, with_loss=True)
         res = dict(valid_loss=float(losses.mean()))
