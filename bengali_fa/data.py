@@ -80,7 +80,7 @@ def _read_columns(pf:pq.ParquetFile, g:int, idx:list, path, row:int) -> pa.Table
     try: return pf.reader.read_row_group(g, column_indices=idx, use_threads=False)
     except (OSError, pa.ArrowException) as e: raise ValueError(f"{path}: corrupt data in the row group starting at row {row} ({e})") from None
 
-def _rows(b:pa.RecordBatch, path, row:int, tile:int=32) -> np.ndarray:
+def _rows(b:pa.RecordBatch, path, row:int, tile:int=64) -> np.ndarray:
     "uint8 columns `b` as one (rows, columns) row-major array, transposed `tile` columns at a time"
     # a transpose as wide as a block (hundreds of columns) runs ~10x slower than in tiles that stay in the CPU's cache
     cs = b.columns  # a new list of every column at each access: once
@@ -136,37 +136,39 @@ def iter_parquet_images(path, # a competition-layout parquet file, validated fir
     yield from _iter_file(pf, path, chunk_rows, tmp_dir=tmp_dir)
 
 # %% ../nbs/03_data.ipynb #fa569309
-def ink_bbox(x:np.ndarray, # ink-high uint8 images (n, H, W): 255 minus the competition's pixels
-             threshold:int=80, # pixels above it are ink
-             edge:int=5 # pixels along each border not searched for ink
+def ink_bbox(x:np.ndarray, # uint8 images (n, H, W): ink-high (255 minus the competition's pixels), or the competition's own
+             threshold:int=80, # ink is above it in ink-high images (below 255 - threshold in the competition's)
+             edge:int=5, # pixels along each border not searched for ink
+             ink_high:bool=True # False: `x` is the competition's dark ink on white, read as it is (no inverted copy)
             ) -> np.ndarray:
-    "(n, 4) boxes `y0, y1, x0, x1` (end exclusive) of pixels above `threshold` in ink-high images `x`; full image if none"
+    "(n, 4) boxes `y0, y1, x0, x1` (end exclusive) of the ink in images `x`; the full image if none"
     n, H, W = x.shape
-    m = np.zeros(x.shape, bool)
-    m[:, edge:H - edge, edge:W - edge] = x[:, edge:H - edge, edge:W - edge] > threshold
+    inner = x[:, edge:H - edge, edge:W - edge]
+    m = inner > threshold if ink_high else inner < 255 - threshold
     rows, cols = m.any(2), m.any(1)
     has = rows.any(1)
-    y0, y1 = rows.argmax(1), H - rows[:, ::-1].argmax(1)
-    x0, x1 = cols.argmax(1), W - cols[:, ::-1].argmax(1)
+    y0, y1 = rows.argmax(1) + edge, H - edge - rows[:, ::-1].argmax(1)
+    x0, x1 = cols.argmax(1) + edge, W - edge - cols[:, ::-1].argmax(1)
     box = np.stack([y0, y1, x0, x1], 1)
     box[~has] = (0, H, 0, W)
     return box
 
 # %% ../nbs/03_data.ipynb #3e7e1ea1
-def crop_resize(img:np.ndarray, # one ink-high uint8 image (H, W)
+def crop_resize(img:np.ndarray, # one uint8 image (H, W), ink-high unless `ink_high=False`
                 box, # `(y0, y1, x0, x1)`, end exclusive, as `ink_bbox` returns it
                 size:int, # side of the square result in pixels
-                margin:int=8 # pixels added around `box` (within the image) before padding to a square
+                margin:int=8, # pixels added around `box` (within the image) before padding to a square
+                ink_high:bool=True # False: `img` is the competition's dark ink on white; only the crop is inverted
                ) -> np.ndarray:
-    "Crop ink-high `img` to `box` plus `margin`, pad to a centred square and resize to `size` x `size`"
+    "Crop `img` to `box` plus `margin`, pad to a centred square and resize to `size` x `size`: an ink-high image"
     H, W = img.shape
     y0, y1, x0, x1 = box
     y0, y1, x0, x1 = max(y0 - margin, 0), min(y1 + margin, H), max(x0 - margin, 0), min(x1 + margin, W)
-    c = img[y0:y1, x0:x1]
-    s = max(c.shape)
-    sq = np.zeros((s, s), np.uint8)
-    oy, ox = (s - c.shape[0]) // 2, (s - c.shape[1]) // 2
-    sq[oy:oy + c.shape[0], ox:ox + c.shape[1]] = c
+    h, w = y1 - y0, x1 - x0
+    sq = np.zeros((max(h, w),) * 2, np.uint8)
+    oy, ox = (len(sq) - h) // 2, (len(sq) - w) // 2
+    if ink_high: sq[oy:oy + h, ox:ox + w] = img[y0:y1, x0:x1]
+    else: np.subtract(255, img[y0:y1, x0:x1], out=sq[oy:oy + h, ox:ox + w])
     return np.asarray(Image.fromarray(sq).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None))
 
 # %% ../nbs/03_data.ipynb #13332ea5
@@ -177,10 +179,11 @@ def preprocess_images(imgs:np.ndarray, # competition images (n, 137, 236) uint8,
                       edge:int=5 # pixels along each border ignored when finding the ink
                      ) -> np.ndarray:
     "Competition images (n, 137, 236), dark ink on white, to model inputs: ink-high, cropped and resized"
-    x = 255 - imgs
-    if size is None: return x
-    boxes = ink_bbox(x, threshold, edge)
-    return np.stack([crop_resize(im, b, size, margin) for im, b in zip(x, boxes)])
+    if size is None: return 255 - imgs
+    # boxes and crops straight from the competition's pixels: only the crops are inverted, never a whole image
+    out = np.empty((len(imgs), size, size), np.uint8)
+    for o, im, b in zip(out, imgs, ink_bbox(imgs, threshold, edge, ink_high=False)): o[:] = crop_resize(im, b, size, margin, ink_high=False)
+    return out
 
 # %% ../nbs/03_data.ipynb #7f85ee92
 CACHE_VERSION = 1
