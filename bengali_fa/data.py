@@ -7,6 +7,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/data.html.md"""
 # %% ../nbs/03_data.ipynb #a6f7a4f2
 from __future__ import annotations
 import hashlib, json, os, shutil, tempfile, time, warnings
+from collections import deque
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -110,8 +111,8 @@ def _read_rows(fh, blocks:list, r0:int, r1:int) -> np.ndarray:
         out[:, c0:c1] = buf[:m].reshape(n, c1 - c0)
     return out.reshape(-1, IMG_H, IMG_W)
 
-def _iter_file(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:int=0, tmp_dir=None, slice_bytes:int=8 << 20):
-    "`(ids, images)` chunks of row groups `row_groups` (default: all) of a validated file, `start` the first row's number"
+def _stage(pf:pq.ParquetFile, path, row_groups=None, start:int=0, tmp_dir=None, slice_bytes:int=8 << 20):
+    "`(ids, fh, blocks)` for row groups `row_groups` (default: all) of a validated file, `start` the first row's number: the pixels in temporary file `fh`, which the caller closes"
     s, md, done = pf.schema_arrow, pf.metadata, start
     cols, idc = _pixel_cols(s), s.get_field_index('image_id')
     for g in range(md.num_row_groups) if row_groups is None else row_groups:
@@ -119,13 +120,22 @@ def _iter_file(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:i
         if n == 0: continue
         ids = _read_columns(pf, g, [idc], path, done).column(0)
         if ids.null_count: raise ValueError(f"{path}: missing image_id in rows {done}..{done + n - 1}")
-        ids = ids.to_pylist()
         # the row group's pixels go through a temporary file (the page cache), so memory holds one block or chunk
-        with tempfile.TemporaryFile(dir=tmp_dir, prefix='bengali_fa_rows_') as fh:
-            blocks = _decode_row_group(pf, g, cols, path, done, fh, slice_bytes)
-            fh.flush()
-            for r0 in range(0, n, chunk_rows): yield ids[r0:r0 + chunk_rows], _read_rows(fh, blocks, r0, min(r0 + chunk_rows, n))
+        fh = tempfile.TemporaryFile(dir=tmp_dir, prefix='bengali_fa_rows_')
+        try: blocks = _decode_row_group(pf, g, cols, path, done, fh, slice_bytes); fh.flush()
+        except BaseException: fh.close(); raise
+        yield ids.to_pylist(), fh, blocks
         done += n
+
+def _chunks(staged, chunk_rows:int):
+    "`(ids, images)` chunks of at most `chunk_rows` rows of staged row groups (`_stage`), each file closed once read"
+    for ids, fh, blocks in staged:
+        with fh:
+            for r0 in range(0, len(ids), chunk_rows): yield ids[r0:r0 + chunk_rows], _read_rows(fh, blocks, r0, min(r0 + chunk_rows, len(ids)))
+
+def _iter_file(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:int=0, tmp_dir=None, slice_bytes:int=8 << 20):
+    "`(ids, images)` chunks of row groups `row_groups` (default: all) of a validated file, `start` the first row's number"
+    return _chunks(_stage(pf, path, row_groups, start, tmp_dir, slice_bytes), chunk_rows)
 
 def iter_parquet_images(path, # a competition-layout parquet file, validated first (`check_parquet`)
                         chunk_rows:int=2048, # images per chunk (a row group's last chunk may have fewer)
@@ -194,19 +204,17 @@ def default_cache_dir() -> Path:
 
 # %% ../nbs/03_data.ipynb #234c6eba
 def prefetch(it, # any iterable; an exception it raises is raised again here
-             depth:int=1): # most items waiting in the queue
-    "Iterate `it` in a background thread, at most `depth` items ahead (parquet decoding releases the GIL)"
-    import queue, threading
-    q, end = queue.Queue(depth), object()
-    def run():
-        try:
-            for o in it: q.put(o)
-            q.put(end)
-        except BaseException as e: q.put(e)
-    threading.Thread(target=run, daemon=True).start()
-    while (o := q.get()) is not end:
-        if isinstance(o, BaseException): raise o
-        yield o
+             depth:int=1): # items computed ahead of the one in use (the bound on what is held: depth + 1)
+    "Iterate `it` in a background thread, at most `depth` items ahead (parquet decoding, numpy and PIL release the GIL)"
+    from concurrent.futures import ThreadPoolExecutor
+    if depth < 1: raise ValueError(f"depth must be >= 1, got {depth}")
+    it, end, ex = iter(it), object(), ThreadPoolExecutor(1)
+    try:
+        ahead = deque(ex.submit(next, it, end) for _ in range(depth))
+        while (o := ahead.popleft().result()) is not end:
+            ahead.append(ex.submit(next, it, end))
+            yield o
+    finally: ex.shutdown(wait=False, cancel_futures=True)  # stopped early: nothing more is computed
 
 # %% ../nbs/03_data.ipynb #fd0bd2ee
 @dataclass

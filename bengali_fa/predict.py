@@ -14,9 +14,10 @@ from tqdm.auto import tqdm
 from fastcore.script import anno_parser
 from .core import atomic_path
 from .labels import COMPONENTS, N_CLASSES, train_graphemes
-from .data import check_parquet, iter_parquet_images, preprocess_images, prefetch, _open_parquet, _iter_file
+from .data import check_parquet, iter_parquet_images, preprocess_images, prefetch, _open_parquet, _stage, _chunks
 from .metrics import WEIGHTS, macro_recall
 from .bundle import META_FILE, bundle_dir, check_preprocessing, load_bundle, read_bundle_meta
+from .learner import native_bf16_cpu
 
 # %% auto #0
 __all__ = ['TTA_VIEWS', 'POLICIES', 'tta_views', 'tta_transform', 'grapheme_components', 'unseen_score', 'energy_score',
@@ -177,6 +178,12 @@ def parquet_files(files # a parquet file, a folder (its `test_image_data_*.parqu
 # %% ../nbs/12_predict.ipynb #b5c702a7
 def _default_device(): return 'cuda' if torch.cuda.is_available() else 'cpu'
 
+def _amp(dev:torch.device, mixed_precision:bool|None):
+    "Prediction's autocast dtype on `dev` (None: float32); `mixed_precision=None`: on a GPU or a CPU that computes bf16 natively, as training"
+    if mixed_precision is None: mixed_precision = dev.type == 'cuda' or native_bf16_cpu()
+    if not mixed_precision: return None
+    return torch.float16 if dev.type == 'cuda' and not torch.cuda.is_bf16_supported() else torch.bfloat16
+
 def _predict_batch(model, x, views, mean, std, dev, amp) -> list:
     "Per-head softmax probabilities of uint8 images `x` (n, H, W), averaged over the TTA `views` (all views in one forward pass)"
     x = x.to(dev, non_blocking=True).float().div_(255).unsqueeze(1)
@@ -195,7 +202,8 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
                      progress:bool=True, # show a progress bar
                      probs:bool=False, # also return per-head probabilities: `(df, (p_root, p_vowel, p_consonant[, p_grapheme]))`
                      policy:str|None=None, # how the heads make labels (`combine_heads`); default: a bundle's recorded policy, else 'components'
-                     threshold:float|None=None): # the policy's unseen-score threshold; default: the bundle's recorded one
+                     threshold:float|None=None, # the policy's unseen-score threshold; default: the bundle's recorded one
+                     mixed_precision:bool|None=None): # bf16 (fp16 on GPUs without bf16); None: on a GPU or a CPU that computes bf16 natively (`native_bf16_cpu`), as training does; False: float32
     "Predict the images of parquet `files` chunk by chunk: a DataFrame of `image_id` and the three integer labels"
     if isinstance(model, (str, os.PathLike)):
         model, meta = load_bundle(model, device or _default_device())
@@ -214,13 +222,14 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
     model.to(dev)
     net = fold_batchnorm(model)  # a copy: the same outputs, fewer operations
     if dev.type == 'cuda': net.to(memory_format=torch.channels_last)
-    amp = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if dev.type == 'cuda' else None
+    amp = _amp(dev, mixed_precision)
     mean, std = torch.tensor(pre['mean'], dtype=torch.float32), torch.tensor(pre['std'], dtype=torch.float32)
     def chunks():  # read + preprocess in a background thread while the model predicts
-        for f, pf in zip(files, pfs):
-            for ids, imgs in _iter_file(pf, f, chunk_rows):
-                x = torch.from_numpy(preprocess_images(imgs, pre['size'], pre['threshold'], pre['margin'], pre['edge']))
-                yield ids, (x.pin_memory() if dev.type == 'cuda' else x)
+        # and decode the next row group in another meanwhile (each is staged in a temporary file: two at most)
+        staged = prefetch(s for f, pf in zip(files, pfs) for s in _stage(pf, f))
+        for ids, imgs in _chunks(staged, chunk_rows):
+            x = torch.from_numpy(preprocess_images(imgs, pre['size'], pre['threshold'], pre['margin'], pre['edge']))
+            yield ids, (x.pin_memory() if dev.type == 'cuda' else x)
     ids_all, labels, parts = [], [], []
     was_training, step = model.training, max(bs // len(views), 1)
     model.eval()
@@ -248,7 +257,8 @@ def calibrate_bundle(path, # a run folder (or its bundle) trained with the graph
                      data=None, # the competition-layout folder trained on; default: the run's `data.path` (or its synthetic set)
                      cache_dir=None, # `bengali_dls`'s cache of the preprocessed images; default: `default_cache_dir()`
                      device='cpu', # where the model scores the held-out images: 'cpu', 'cuda', ...
-                     bs:int=256 # images per forward pass
+                     bs:int=256, # images per forward pass
+                     mixed_precision:bool|None=None # as `predict_parquets`, which will use the threshold: None (its default), True or False
                     ) -> float:
     "Calibrate the unseen-score threshold on the run's own grapheme holdout and record it with `policy` in its bundle; returns the threshold"
     from types import SimpleNamespace
@@ -265,9 +275,10 @@ def calibrate_bundle(path, # a run folder (or its bundle) trained with the graph
     pre = meta['preprocessing']
     dls = bengali_dls(data, size=pre['size'], holdout=holdout, grapheme=True, device='cpu', seed=seed, cache_dir=cache_dir, progress=False)
     x = dls.valid.dataset.x[np.sort(dls.valid_idx)]
-    dev, mean, std = torch.device(device), torch.tensor(pre['mean']), torch.tensor(pre['std'])
+    dev, mean, std, net = torch.device(device), torch.tensor(pre['mean']), torch.tensor(pre['std']), fold_batchnorm(model)
+    amp = _amp(dev, mixed_precision)  # the scores as `predict_parquets` will compute them
     with torch.inference_mode():
-        s = np.concatenate([unseen_score(_predict_batch(model, torch.from_numpy(np.asarray(x[i:i + bs])), [TTA_VIEWS[0]], mean.to(dev), std.to(dev), dev, None)[3]).cpu().numpy()
+        s = np.concatenate([unseen_score(_predict_batch(net, torch.from_numpy(np.asarray(x[i:i + bs])), [TTA_VIEWS[0]], mean.to(dev), std.to(dev), dev, amp)[3]).cpu().numpy()
                             for i in range(0, len(x), bs)])
     thr = calibrate_threshold(s, known_rate)
     set_bundle_policy(path, policy, thr, known_rate=known_rate, holdout=holdout, n_holdout_images=len(s))
