@@ -5,7 +5,7 @@
 - peak RSS while preprocessing 1 file vs 4 files of the same size (fresh processes).
 Usage: python bench/data.py [--n-train 2000]
 """
-import argparse, json, os, platform, resource, subprocess, sys, tempfile, time
+import argparse, atexit, json, os, platform, resource, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
@@ -37,7 +37,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--n-train', type=int, default=2000); a = ap.parse_args()
     from bengali_fa.synth import write_dataset
     from bengali_fa.data import preprocess, bengali_dls, bengali_datablock
-    tmp = Path(tempfile.mkdtemp())
+    tmp = Path(tempfile.mkdtemp(prefix='bengali_fa_bench_')); atexit.register(shutil.rmtree, tmp, True)  # removed however the run ends (but SIGKILL)
     src = write_dataset(tmp/'synth', n_train=a.n_train, n_test=300, seed=0, rows_per_file=a.n_train // 4, progress=False, n_workers=2)
     rows = []
     files = sorted(src.glob('train_image_data_*.parquet'))  # the same 4 files for both
@@ -66,4 +66,3 @@ if __name__ == '__main__':
     out = Path(__file__).parent/'results'/'data.json'; out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(dict(rows=rows, cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
                                    machine=platform.platform(), n_train=a.n_train), indent=1))
-    import shutil; shutil.rmtree(tmp)

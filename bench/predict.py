@@ -7,13 +7,13 @@ Prints a markdown table and writes bench/results/predict.json.
 Usage: python bench/predict.py [--n-test 2000 --size 64 --tta 4 --device cpu --device cuda]
 (default devices: cpu, plus cuda when available).
 """
-import argparse, json, os, platform, tempfile, time
+import argparse, atexit, json, os, platform, shutil, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from bengali_fa.synth import write_dataset
 from bengali_fa.data import iter_parquet_images, preprocess_images
 from bengali_fa.model import BengaliModel
-from bengali_fa.predict import predict_parquets, parquet_files, tta_views
+from bengali_fa.predict import predict_parquets, parquet_files, tta_views, fold_batchnorm, _amp, _channels_last
 
 N_KAGGLE = 200_000
 
@@ -25,12 +25,14 @@ def read_prep_rate(files, pre):
     return n / (time.perf_counter() - t)
 
 def model_rate(model, n, size, bs, device):
-    "The model alone on preprocessed-size inputs already in memory (no reading, preprocessing or TTA)"
-    x = torch.randn(bs, 1, size, size, device=device)
-    if device.startswith('cuda'): x = x.contiguous(memory_format=torch.channels_last); torch.cuda.synchronize()
+    "The model alone as predict_parquets runs it (BatchNorm folded, its precision and memory layout) on inputs already in memory"
+    dev = torch.device(device); amp = _amp(dev, None)
+    net, x = fold_batchnorm(model), torch.randn(bs, 1, size, size, device=device)
+    if _channels_last(dev, amp): net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    if device.startswith('cuda'): torch.cuda.synchronize()
     t = time.perf_counter()
-    with torch.inference_mode(), torch.autocast(torch.device(device).type, enabled=device.startswith('cuda')):
-        for _ in range(max(n // bs, 1)): model(x)
+    with torch.inference_mode(), torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
+        for _ in range(max(n // bs, 1)): net(x)
     if device.startswith('cuda'): torch.cuda.synchronize()
     return max(n // bs, 1) * bs / (time.perf_counter() - t)
 
@@ -50,7 +52,7 @@ if __name__ == '__main__':
     ap.add_argument('--data', help='an existing competition-layout folder (default: a new synthetic one)')
     a = ap.parse_args()
     devices = a.device or (['cpu'] + (['cuda'] if torch.cuda.is_available() else []))
-    tmp = Path(tempfile.mkdtemp())
+    tmp = Path(tempfile.mkdtemp(prefix='bengali_fa_bench_')); atexit.register(shutil.rmtree, tmp, True)  # removed however the run ends (but SIGKILL)
     src = Path(a.data) if a.data else write_dataset(tmp/'synth', n_train=20, n_test=a.n_test, seed=0, progress=False, n_workers=2)
     files = parquet_files(src)
     n = sum(len(i) for f in files for i, _ in iter_parquet_images(f, 4096))

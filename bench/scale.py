@@ -15,7 +15,8 @@ Measured in one run, each preprocessing figure in a fresh child process (its pea
   shared with it are counted again, so an upper bound);
 - `predict_parquets` images/s over the set's 4 files, as the real test set (or a file of `--predict-rows` rows; one row
   group per file, so a row group's decode before its first prediction weighs as it does there), TTA on 8,192 rows,
-  against the model alone at the same torch threads (measured before and after, averaged: the machine drifts; with
+  against the model alone at the same torch threads and in the same precision (bf16 on a CPU that computes it natively;
+  `model_only_float32` without it) (measured before and after, averaged: the machine drifts; with
   `--rounds N`, also N times alternately with end to end on one file), projected to the 200,840-image test set.
 Usage (the lead's full-size run on a quiet machine):
   python bench/scale.py --fraction 1 --workers 2
@@ -124,13 +125,13 @@ def test_slice(src, rows):
         pq.write_table(pa.Table.from_batches([t]).cast(PARQUET_SCHEMA), f, row_group_size=rows)
     return f
 
-def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=8192, model_batches=16, rounds=0):
+def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=8192, model_batches=16, rounds=0, float32=False):
     """model-only and predict_parquets images/s on the set's 4 files (`rows` 0) or a test file of the first `rows` rows of
     train file 0 (TTA and reading alone on the first `tta_rows`); the model alone on `model_batches` batches of random
     images (its rate does not depend on the pixels)"""
     import torch
     from bengali_fa.model import BengaliModel
-    from bengali_fa.predict import predict_parquets, fold_batchnorm
+    from bengali_fa.predict import predict_parquets, fold_batchnorm, _amp, _channels_last
     from bengali_fa.data import iter_parquet_images, preprocess_images
     # rows 0: the 4 files of the set, as the test set (its row groups' decode before their first predictions included)
     f = [src/f'train_image_data_{k}.parquet' for k in range(N_FILES)] if rows == 0 else test_slice(src, rows)
@@ -140,41 +141,47 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=819
     model = BengaliModel('xresnet18').eval()
     pre = dict(size=size, threshold=80, margin=8, edge=5, mean=0.06, std=0.2)
     x = torch.randn(bs, 1, size, size)
-    def rate(m, x, n=model_batches):
-        with torch.inference_mode():
+    amp = _amp(torch.device('cpu'), None)  # what predict_parquets runs in here (bf16 on a CPU that computes it natively)
+    def rate(m, x, n=model_batches, amp=amp):
+        with torch.inference_mode(), torch.autocast('cpu', dtype=amp, enabled=amp is not None):
             m(x); t = time.perf_counter()
             for _ in range(n): m(x)
             return n * len(x) / (time.perf_counter() - t)
-    out = dict(rows=rows, tta_rows=tta_rows)
+    out = dict(rows=rows, tta_rows=tta_rows, precision=str(amp or torch.float32))
     for _ in range(2):  # the first pass pays one-off costs (a process's first 32k-column footer, allocations): keep the second
         t = time.perf_counter()
         for ids, im in iter_parquet_images(f_tta): preprocess_images(im, size)
         out['read_preprocess_only'] = tta_rows / (time.perf_counter() - t)
-    folded = fold_batchnorm(model)
+    folded, xr = fold_batchnorm(model), x  # the model and inputs as predict_parquets runs them
+    if _channels_last(torch.device('cpu'), amp): folded, xr = folded.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     for T in threads:  # the model alone and end to end with the same torch threads (the reading thread comes on top)
         torch.set_num_threads(T)
         out[f'model_only_plain_t{T}'] = rate(model, x)
-        out[f'model_only_before_t{T}'] = rate(folded, x)  # what predict_parquets runs, also measured after it (the machine drifts)
+        if amp is not None: out[f'model_only_float32_t{T}'] = rate(fold_batchnorm(model), x, amp=None)  # the folded model in float32
+        out[f'model_only_before_t{T}'] = rate(folded, xr)  # what predict_parquets runs, also measured after it (the machine drifts)
         cl = fold_batchnorm(model).to(memory_format=torch.channels_last)
         out[f'model_only_channels_last_t{T}'] = rate(cl, x.contiguous(memory_format=torch.channels_last))
         if compile_:
             t = time.perf_counter(); c = torch.compile(folded)
-            with torch.inference_mode(): c(x)
+            with torch.inference_mode(): c(xr)
             out[f'compile_seconds_t{T}'] = time.perf_counter() - t
-            out[f'model_only_compiled_t{T}'] = rate(c, x)
+            out[f"model_only_compiled_t{T}"] = rate(c, xr)
         predict_parquets(model, f_warm, pre, bs=bs, progress=False)  # warm-up
         for v in sorted({0, tta}):
             n, fv = (rows, f) if v == 0 else (tta_rows, f_tta)
             t = time.perf_counter(); df = predict_parquets(model, fv, pre, bs=bs, tta=v, progress=False)
             assert len(df) == n
             out[f'predict_tta{v}_t{T}'] = n / (time.perf_counter() - t) * max(v, 1)  # view-images/s: comparable with the model alone
-        out[f'model_only_after_t{T}'] = rate(folded, x)
+        if float32 and amp is not None:  # end to end without mixed precision, on the `tta_rows` file
+            t = time.perf_counter(); predict_parquets(model, f_tta, pre, bs=bs, progress=False, mixed_precision=False)
+            out[f'float32_predict_t{T}'] = tta_rows / (time.perf_counter() - t)
+        out[f'model_only_after_t{T}'] = rate(folded, xr)
         out[f'model_only_t{T}'] = (out[f'model_only_before_t{T}'] + out[f'model_only_after_t{T}']) / 2
         if rounds:  # alternately end to end over the `tta_rows` file and the model alone on as many images: drift cancels
             te = tm = 0.
             for _ in range(rounds):
                 t = time.perf_counter(); predict_parquets(model, f_tta, pre, bs=bs, progress=False); te += time.perf_counter() - t
-                tm += tta_rows / rate(folded, x, -(-tta_rows // bs))
+                tm += tta_rows / rate(folded, xr, -(-tta_rows // bs))
             out[f'interleaved_predict_over_model_t{T}'] = tm / te
     return out
 
@@ -194,6 +201,7 @@ if __name__ == '__main__':
     ap.add_argument('--baseline', help='a folder holding another bengali_fa package (e.g. `git archive <commit> bengali_fa`) to time too')
     ap.add_argument('--note', default='', help='measurement conditions, recorded in the JSON')
     ap.add_argument('--compile', action='store_true', help='also time torch.compile of the model')
+    ap.add_argument('--float32', action='store_true', help='also predict the --tta-rows file end to end in float32 (where the default is mixed precision)')
     ap.add_argument('--clean', action='store_true', help='delete the written set and caches at the end')
     ap.add_argument('--out', default=str(Path(__file__).parent/'results'/'scale.json'))
     a = ap.parse_args()
@@ -231,12 +239,12 @@ if __name__ == '__main__':
             res[f'loader_{size}'] = loader_rate(src, size, cache)
             table.append((f'train loader at {size} px (bengali_dls, augmented, bs 64)', dict(images_per_s=res[f'loader_{size}']), None, None))
     if 'predict' not in a.skip:
-        p = predict_rates(src, a.predict_rows, 64, a.bs, a.tta, a.compile, a.threads, a.tta_rows or min(a.predict_rows or rows, 8192), rounds=a.rounds); res['predict'] = p
+        p = predict_rates(src, a.predict_rows, 64, a.bs, a.tta, a.compile, a.threads, a.tta_rows or min(a.predict_rows or rows, 8192), rounds=a.rounds, float32=a.float32); res['predict'] = p
         res['predict_over_model'] = {k: p[k] / p['model_only_' + k.rsplit('_', 1)[1]] for k in p if k.startswith('predict')}
         for k, v in p.items():
-            if k.startswith(('compile_seconds', 'model_only_before', 'model_only_after', 'interleaved')) or k in ('rows', 'tta_rows'): continue
+            if k.startswith(('compile_seconds', 'model_only_before', 'model_only_after', 'interleaved')) or k in ('rows', 'tta_rows', 'precision'): continue
             tta = int(k[len('predict_tta'):].split('_')[0]) if k.startswith('predict_tta') else 1
-            table.append((f'{k} (xresnet18, 64 px, bs {a.bs}, {p["tta_rows"] if tta > 1 or k == "read_preprocess_only" else p["rows"]:,} images{", view-images/s" if tta > 1 else ""}); '
+            table.append((f'{k} (xresnet18, 64 px, bs {a.bs}, {p["tta_rows"] if tta > 1 or k in ("read_preprocess_only",) or k.startswith("float32") else p["rows"]:,} images{", view-images/s" if tta > 1 else ""}); '
                           f'{N_TEST:,} test images: {N_TEST * max(tta, 1) / v / 60:.0f} min'
                           + (f'; {res["predict_over_model"][k]:.2f} x model_only at the same threads' if k in res['predict_over_model'] else ''),
                           dict(images_per_s=v), None, None))

@@ -34,12 +34,11 @@ def render_rate_2proc(n=2048, chunk=256):
     return n / (time.perf_counter() - t)
 
 def write_rate(n_train, n_test, workers):
-    d = Path(tempfile.mkdtemp())
-    t = time.perf_counter()
-    write_dataset(d/'s', n_train=n_train, n_test=n_test, seed=0, n_workers=workers, progress=False)
-    dt = time.perf_counter() - t
-    mb = sum(f.stat().st_size for f in (d/'s').iterdir()) / 2**20
-    shutil.rmtree(d)
+    with tempfile.TemporaryDirectory(prefix='bengali_fa_bench_') as d:
+        t = time.perf_counter()
+        write_dataset(Path(d)/'s', n_train=n_train, n_test=n_test, seed=0, n_workers=workers, progress=False)
+        dt = time.perf_counter() - t
+        mb = sum(f.stat().st_size for f in (Path(d)/'s').iterdir()) / 2**20
     return (n_train + n_test) / dt, dt, mb
 
 if __name__ == '__main__':

@@ -5,7 +5,7 @@
 2. The validation score (fold 0) reached by xresnet18 at 64 px on a fixed synthetic set for a fixed budget.
 Prints a table and writes bench/results/train.json. Usage: python bench/train.py [--n-train 2000 --epochs 3]
 """
-import argparse, json, os, platform, tempfile, time
+import argparse, atexit, json, os, platform, shutil, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from bengali_fa.synth import write_dataset
@@ -42,7 +42,7 @@ if __name__ == '__main__':
     ap.add_argument('--size', type=int, default=64); ap.add_argument('--arch', default='xresnet18')
     a = ap.parse_args()
     torch.manual_seed(0); np.random.seed(0)
-    tmp = Path(tempfile.mkdtemp())
+    tmp = Path(tempfile.mkdtemp(prefix='bengali_fa_bench_')); atexit.register(shutil.rmtree, tmp, True)  # removed however the run ends (but SIGKILL)
     src = write_dataset(tmp/'synth', n_train=a.n_train, n_test=10, seed=0, progress=False, n_workers=2)
     dls = bengali_dls(src, size=a.size, bs=64, cache_dir=tmp/'cache', device='cpu', progress=False, seed=0)
     r_fa, r_pl = fastai_epoch(dls, a.arch, 1e-3), plain_epoch(dls, a.arch, 1e-3)
