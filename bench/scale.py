@@ -131,7 +131,7 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=819
     images (its rate does not depend on the pixels)"""
     import torch
     from bengali_fa.model import BengaliModel
-    from bengali_fa.predict import predict_parquets, fold_batchnorm, _amp, _channels_last
+    from bengali_fa.predict import predict_parquets, fold_batchnorm, _amp, _channels_last, _prediction_net
     from bengali_fa.data import iter_parquet_images, preprocess_images
     # rows 0: the 4 files of the set, as the test set (its row groups' decode before their first predictions included)
     f = [src/f'train_image_data_{k}.parquet' for k in range(N_FILES)] if rows == 0 else test_slice(src, rows)
@@ -152,8 +152,8 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=819
         t = time.perf_counter()
         for ids, im in iter_parquet_images(f_tta): preprocess_images(im, size)
         out['read_preprocess_only'] = tta_rows / (time.perf_counter() - t)
-    folded, xr = fold_batchnorm(model), x  # the model and inputs as predict_parquets runs them
-    if _channels_last(torch.device('cpu'), amp): folded, xr = folded.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    folded = _prediction_net(model, torch.device('cpu'), amp)  # the model and inputs as predict_parquets runs them
+    xr = x.contiguous(memory_format=torch.channels_last) if _channels_last(torch.device('cpu'), amp) else x
     for T in threads:  # the model alone and end to end with the same torch threads (the reading thread comes on top)
         torch.set_num_threads(T)
         out[f'model_only_plain_t{T}'] = rate(model, x)

@@ -188,6 +188,11 @@ def _channels_last(dev:torch.device, amp) -> bool:
     "Whether prediction runs channels-last: on a GPU, and in bf16 on the CPU (1.8x faster there, `bench/scale.py`; float32 gains nothing)"
     return dev.type == 'cuda' or amp is not None
 
+def _prediction_net(model:nn.Module, dev:torch.device, amp) -> nn.Module:
+    "The model as prediction runs it: a copy with each BatchNorm folded (the same outputs, fewer operations), channels-last where that pays"
+    net = fold_batchnorm(model)
+    return net.to(memory_format=torch.channels_last) if _channels_last(dev, amp) else net
+
 def _predict_batch(model, x, views, mean, std, dev, amp) -> list:
     "Per-head softmax probabilities of uint8 images `x` (n, H, W), averaged over the TTA `views` (all views in one forward pass)"
     x = x.to(dev, non_blocking=True).float().div_(255).unsqueeze(1)
@@ -224,8 +229,8 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
     n_total = sum(check_parquet(f, pf) for f, pf in zip(files, pfs))  # validate every file before predicting any
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(dev)
-    net, amp = fold_batchnorm(model), _amp(dev, mixed_precision)  # a copy: the same outputs, fewer operations
-    if _channels_last(dev, amp): net.to(memory_format=torch.channels_last)
+    amp = _amp(dev, mixed_precision)
+    net = _prediction_net(model, dev, amp)
     mean, std = torch.tensor(pre['mean'], dtype=torch.float32), torch.tensor(pre['std'], dtype=torch.float32)
     def chunks():  # read + preprocess in a background thread while the model predicts
         # and decode the next row group in another meanwhile (each is staged in a temporary file: two at most)
@@ -278,9 +283,9 @@ def calibrate_bundle(path, # a run folder (or its bundle) trained with the graph
     pre = meta['preprocessing']
     dls = bengali_dls(data, size=pre['size'], holdout=holdout, grapheme=True, device='cpu', seed=seed, cache_dir=cache_dir, progress=False)
     x = dls.valid.dataset.x[np.sort(dls.valid_idx)]
-    dev, mean, std, net = torch.device(device), torch.tensor(pre['mean']), torch.tensor(pre['std']), fold_batchnorm(model)
+    dev, mean, std = torch.device(device), torch.tensor(pre['mean']), torch.tensor(pre['std'])
     amp = _amp(dev, mixed_precision)  # the scores as `predict_parquets` will compute them
-    if _channels_last(dev, amp): net.to(memory_format=torch.channels_last)
+    net = _prediction_net(model, dev, amp)
     with torch.inference_mode():
         s = np.concatenate([unseen_score(_predict_batch(net, torch.from_numpy(np.asarray(x[i:i + bs])), [TTA_VIEWS[0]], mean.to(dev), std.to(dev), dev, amp)[3]).cpu().numpy()
                             for i in range(0, len(x), bs)])
