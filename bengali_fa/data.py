@@ -156,6 +156,7 @@ def ink_bbox(x:np.ndarray, # uint8 images (n, H, W): ink-high (255 minus the com
     inner = x[:, edge:H - edge, edge:W - edge]
     m = inner > threshold if ink_high else inner < 255 - threshold
     rows, cols = m.any(2), m.any(1)
+    if not m.size: return np.tile([0, H, 0, W], (n, 1))  # edges that leave nothing to search: no ink found
     has = rows.any(1)
     y0, y1 = rows.argmax(1) + edge, H - edge - rows[:, ::-1].argmax(1)
     x0, x1 = cols.argmax(1) + edge, W - edge - cols[:, ::-1].argmax(1)
