@@ -405,6 +405,7 @@ def predict_submission(model:Annotated[str, _REQUIRED], # model bundle folder, o
                        no_progress:bool=False, # no progress bar
                        policy:Annotated[str, {'choices': POLICIES}]=None, # how the heads make labels (default: the bundle's recorded policy, else components)
                        threshold:float=None, # the policy's unseen-score threshold (default: the bundle's recorded one)
+                       float32:bool=False, # no mixed precision (by default bf16 on a GPU, or on a CPU that computes it natively)
                       ) -> pd.DataFrame:
     "Predict submission.csv for the test images of a competition-layout folder with a model bundle (and print its score when test_solution.csv is there)"
     if bs < 1 or chunk_rows < 1: raise ValueError(f"--bs and --chunk-rows must be >= 1, got {bs} and {chunk_rows}")
@@ -422,7 +423,8 @@ def predict_submission(model:Annotated[str, _REQUIRED], # model bundle folder, o
     policy, thr = rec, (thr if threshold is None else threshold)
     _check_policy(policy, thr)
     t = time.perf_counter()
-    preds = predict_parquets(net, files, meta['preprocessing'], bs, dev, tta, chunk_rows, not no_progress, policy=policy, threshold=thr)
+    preds = predict_parquets(net, files, meta['preprocessing'], bs, dev, tta, chunk_rows, not no_progress, policy=policy, threshold=thr,
+                             mixed_precision=False if float32 else None)
     sub = make_submission(preds, data/'test.csv', out)
     dt = time.perf_counter() - t
     print(f"wrote {out}: {len(sub)} rows, {len(preds)} images in {dt:.1f} s ({len(preds) / dt:.0f} images/s; "
