@@ -13,7 +13,8 @@ import numpy as np, torch
 from bengali_fa.synth import write_dataset
 from bengali_fa.data import iter_parquet_images, preprocess_images
 from bengali_fa.model import BengaliModel
-from bengali_fa.predict import predict_parquets, parquet_files, tta_views, _amp, _channels_last, _prediction_net
+from bengali_fa.predict import predict_parquets, parquet_files, tta_views, _channels_last, _prediction_net
+from bengali_fa.learner import _autocast_dtype
 
 N_KAGGLE = 200_000
 
@@ -26,7 +27,7 @@ def read_prep_rate(files, pre):
 
 def model_rate(model, n, size, bs, device):
     "The model alone as predict_parquets runs it (BatchNorm folded, its precision and memory layout) on inputs already in memory"
-    dev = torch.device(device); amp = _amp(dev, None)
+    dev = torch.device(device); amp = _autocast_dtype(dev)
     net, x = _prediction_net(model, dev, amp), torch.randn(bs, 1, size, size, device=device)
     if _channels_last(dev, amp): x = x.contiguous(memory_format=torch.channels_last)
     if device.startswith('cuda'): torch.cuda.synchronize()

@@ -131,7 +131,8 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=819
     images (its rate does not depend on the pixels)"""
     import torch
     from bengali_fa.model import BengaliModel
-    from bengali_fa.predict import predict_parquets, fold_batchnorm, _amp, _channels_last, _prediction_net
+    from bengali_fa.predict import predict_parquets, fold_batchnorm, _channels_last, _prediction_net
+    from bengali_fa.learner import _autocast_dtype
     from bengali_fa.data import iter_parquet_images, preprocess_images
     # rows 0: the 4 files of the set, as the test set (its row groups' decode before their first predictions included)
     f = [src/f'train_image_data_{k}.parquet' for k in range(N_FILES)] if rows == 0 else test_slice(src, rows)
@@ -141,7 +142,7 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=819
     model = BengaliModel('xresnet18').eval()
     pre = dict(size=size, threshold=80, margin=8, edge=5, mean=0.06, std=0.2)
     x = torch.randn(bs, 1, size, size)
-    amp = _amp(torch.device('cpu'), None)  # what predict_parquets runs in here (bf16 on a CPU that computes it natively)
+    amp = _autocast_dtype('cpu')  # what predict_parquets runs in here (bf16 on a CPU that computes it natively)
     def rate(m, x, n=model_batches, amp=amp):
         with torch.inference_mode(), torch.autocast('cpu', dtype=amp, enabled=amp is not None):
             m(x); t = time.perf_counter()
@@ -165,7 +166,7 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=819
             t = time.perf_counter(); c = torch.compile(folded)
             with torch.inference_mode(): c(xr)
             out[f'compile_seconds_t{T}'] = time.perf_counter() - t
-            out[f"model_only_compiled_t{T}"] = rate(c, xr)
+            out[f'model_only_compiled_t{T}'] = rate(c, xr)
         predict_parquets(model, f_warm, pre, bs=bs, progress=False)  # warm-up
         for v in sorted({0, tta}):
             n, fv = (rows, f) if v == 0 else (tta_rows, f_tta)
@@ -244,7 +245,7 @@ if __name__ == '__main__':
         for k, v in p.items():
             if k.startswith(('compile_seconds', 'model_only_before', 'model_only_after', 'interleaved')) or k in ('rows', 'tta_rows', 'precision'): continue
             tta = int(k[len('predict_tta'):].split('_')[0]) if k.startswith('predict_tta') else 1
-            table.append((f'{k} (xresnet18, 64 px, bs {a.bs}, {p["tta_rows"] if tta > 1 or k in ("read_preprocess_only",) or k.startswith("float32") else p["rows"]:,} images{", view-images/s" if tta > 1 else ""}); '
+            table.append((f'{k} (xresnet18, 64 px, bs {a.bs}, {p["tta_rows"] if tta > 1 or k == "read_preprocess_only" or k.startswith("float32") else p["rows"]:,} images{", view-images/s" if tta > 1 else ""}); '
                           f'{N_TEST:,} test images: {N_TEST * max(tta, 1) / v / 60:.0f} min'
                           + (f'; {res["predict_over_model"][k]:.2f} x model_only at the same threads' if k in res['predict_over_model'] else ''),
                           dict(images_per_s=v), None, None))

@@ -29,6 +29,13 @@ def native_bf16_cpu() -> bool:
     "Whether this CPU has native bfloat16 matrix instructions (AMX or AVX512-BF16), where bf16 autocast speeds training up"
     return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_amx_tile_supported', '_is_avx512_bf16_supported'))
 
+def _autocast_dtype(device, mixed_precision:bool|None=None):
+    "The autocast dtype of training and prediction on `device` (None: float32); `mixed_precision=None`: on a GPU or a CPU with native bf16"
+    dev = torch.device(device)
+    if mixed_precision is None: mixed_precision = dev.type == 'cuda' or native_bf16_cpu()
+    if not mixed_precision: return None
+    return torch.float16 if dev.type == 'cuda' and not torch.cuda.is_bf16_supported() else torch.bfloat16
+
 # %% ../nbs/09_learner.ipynb #1227ab31
 def _autocast_once(model, *args, **kwargs):
     "`model`'s own forward under bf16 autocast; then `model.forward` is its class's again, whatever happened"
@@ -75,8 +82,8 @@ def bengali_learner(dls, # from `bengali_dls`
     loss = MultiHeadLoss(head_weights, aux_weight if grapheme_head else 0., cw, label_smoothing)
     learn = Learner(dls, model, loss_func=loss, metrics=bengali_metrics(), splitter=bengali_splitter, **kwargs)
     on_gpu = getattr(dls, 'device', None) is not None and torch.device(dls.device).type == 'cuda'
-    if mixed_precision if mixed_precision is not None else on_gpu or native_bf16_cpu():
-        mp = MixedPrecision(amp_mode='bf16' if torch.cuda.is_bf16_supported() else 'fp16') if on_gpu else CPUMixedPrecision()
+    if (dt := _autocast_dtype('cuda' if on_gpu else 'cpu', mixed_precision)) is not None:
+        mp = MixedPrecision(amp_mode='bf16' if dt == torch.bfloat16 else 'fp16') if on_gpu else CPUMixedPrecision()
         learn.add_cbs([ChannelsLast(), mp])
     return learn
 

@@ -17,7 +17,7 @@ from .labels import COMPONENTS, N_CLASSES, train_graphemes
 from .data import check_parquet, iter_parquet_images, preprocess_images, prefetch, _open_parquet, _stage, _chunks
 from .metrics import WEIGHTS, macro_recall
 from .bundle import META_FILE, bundle_dir, check_preprocessing, load_bundle, read_bundle_meta
-from .learner import native_bf16_cpu
+from .learner import _autocast_dtype
 
 # %% auto #0
 __all__ = ['TTA_VIEWS', 'POLICIES', 'tta_views', 'tta_transform', 'grapheme_components', 'unseen_score', 'energy_score',
@@ -178,12 +178,6 @@ def parquet_files(files # a parquet file, a folder (its `test_image_data_*.parqu
 # %% ../nbs/12_predict.ipynb #b5c702a7
 def _default_device(): return 'cuda' if torch.cuda.is_available() else 'cpu'
 
-def _amp(dev:torch.device, mixed_precision:bool|None):
-    "Prediction's autocast dtype on `dev` (None: float32); `mixed_precision=None`: on a GPU or a CPU that computes bf16 natively, as training"
-    if mixed_precision is None: mixed_precision = dev.type == 'cuda' or native_bf16_cpu()
-    if not mixed_precision: return None
-    return torch.float16 if dev.type == 'cuda' and not torch.cuda.is_bf16_supported() else torch.bfloat16
-
 def _channels_last(dev:torch.device, amp) -> bool:
     "Whether prediction runs channels-last: on a GPU, and in bf16 on the CPU (1.8x faster there, `bench/scale.py`; float32 gains nothing)"
     return dev.type == 'cuda' or amp is not None
@@ -229,7 +223,7 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
     n_total = sum(check_parquet(f, pf) for f, pf in zip(files, pfs))  # validate every file before predicting any
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(dev)
-    amp = _amp(dev, mixed_precision)
+    amp = _autocast_dtype(dev, mixed_precision)  # as training
     net = _prediction_net(model, dev, amp)
     mean, std = torch.tensor(pre['mean'], dtype=torch.float32), torch.tensor(pre['std'], dtype=torch.float32)
     def chunks():  # read + preprocess in a background thread while the model predicts
@@ -284,7 +278,7 @@ def calibrate_bundle(path, # a run folder (or its bundle) trained with the graph
     dls = bengali_dls(data, size=pre['size'], holdout=holdout, grapheme=True, device='cpu', seed=seed, cache_dir=cache_dir, progress=False)
     x = dls.valid.dataset.x[np.sort(dls.valid_idx)]
     dev, mean, std = torch.device(device), torch.tensor(pre['mean']), torch.tensor(pre['std'])
-    amp = _amp(dev, mixed_precision)  # the scores as `predict_parquets` will compute them
+    amp = _autocast_dtype(dev, mixed_precision)  # the scores as `predict_parquets` will compute them
     net = _prediction_net(model, dev, amp)
     with torch.inference_mode():
         s = np.concatenate([unseen_score(_predict_batch(net, torch.from_numpy(np.asarray(x[i:i + bs])), [TTA_VIEWS[0]], mean.to(dev), std.to(dev), dev, amp)[3]).cpu().numpy()
