@@ -6,14 +6,15 @@ Docs: https://bengali-fa.github.io/bengali_fa/test_utils.html.md"""
 
 # %% ../nbs/99_test_utils.ipynb #79b415dc
 from __future__ import annotations
-import contextlib, io, shutil, tempfile
+import contextlib, io, shutil, tempfile, time
 from functools import cache
 from multiprocessing.util import Finalize
 from pathlib import Path
-import torch, torch.nn as nn
-from .labels import N_CLASSES, N_GRAPHEMES, third_party_imports
+import numpy as np, pandas as pd, torch, torch.nn as nn
+from .labels import COMPONENTS, N_CLASSES, N_GRAPHEMES, third_party_imports
 with third_party_imports():
     from fastai.learner import Learner
+    from fastai.callback.core import Callback
     from fastai.torch_core import set_seed
     import fastai.callback.progress  # Learner.no_bar, the progress bar
 from .synth import write_dataset
@@ -22,7 +23,8 @@ from .loss import MultiHeadLoss
 from .metrics import bengali_metrics
 
 # %% auto #0
-__all__ = ['TINY', 'scratch_dir', 'tiny_dataset', 'tiny_dls', 'TinyNet', 'tiny_learner', 'run_cli']
+__all__ = ['TINY', 'GATE', 'scratch_dir', 'tiny_dataset', 'tiny_dls', 'TinyNet', 'tiny_learner', 'reference_score',
+           'learning_gate', 'run_cli']
 
 # %% ../nbs/99_test_utils.ipynb #96057ffa
 @cache
@@ -72,6 +74,54 @@ def tiny_learner(dls=None, # `tiny_dls()` by default
 
 # %% ../nbs/99_test_utils.ipynb #25ad0e82
 TINY = ['data.n_train=300', 'data.n_test=40', 'data.size=32', 'data.extra_renders=0', 'train.bs=32', 'train.epochs=3']
+
+# %% ../nbs/99_test_utils.ipynb #c7cbc4c2
+GATE = ['data.n_train=5000', 'data.n_test=300', 'data.size=32', 'data.extra_renders=300', 'train.bs=64', 'train.epochs=4']
+
+# %% ../nbs/99_test_utils.ipynb #e6c661ca
+def reference_score(y_true, # true labels (n, 3): root, vowel, consonant
+                    y_pred, # predicted labels, the same layout
+                   ) -> dict:
+    "The competition score and per-component macro recalls, computed with scikit-learn's `recall_score` only"
+    from sklearn.metrics import recall_score
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    r = [float(recall_score(y_true[:, k], y_pred[:, k], average='macro', zero_division=0)) for k in range(3)]
+    return dict(score=(2 * r[0] + r[1] + r[2]) / 4, root=r[0], vowel=r[1], consonant=r[2])
+
+# %% ../nbs/99_test_utils.ipynb #ab079ac5
+class _Watch(Callback):
+    "What the gate reads from inside the run: the validation image ids and the smoothed training loss of the first batches"
+    order = 90
+    def __init__(self, n_first:int=60): self.n_first, self.losses, self.valid_ids = n_first, [], None
+    def before_fit(self):
+        if self.valid_ids is None: self.valid_ids = self.dls.labels.image_id.to_numpy()[self.dls.valid_idx]
+    def after_batch(self):
+        if self.training and len(self.losses) < self.n_first: self.losses.append(float(self.recorder.smooth_loss.value))
+
+def learning_gate(seed:int=0, # the run's seed (`seed=` of the config)
+                  runs_dir=None, # where the run folder goes; default: in `scratch_dir()`
+                  overrides=(), # more Hydra overrides after `GATE` (e.g. a bench's variations)
+                 ) -> dict:
+    "Train `GATE` through `train` and score its bundle on the run's validation images and on the test set"
+    from bengali_fa.train import train, train_config, data_path
+    from bengali_fa.predict import predict_parquets, make_submission, score_submission
+    cfg = train_config([*GATE, *overrides, f'seed={seed}', f'runs_dir={runs_dir or scratch_dir()/"gate_runs"}'])
+    t0 = time.perf_counter()
+    path = data_path(cfg, progress=False)
+    t1, watch = time.perf_counter(), _Watch()
+    with contextlib.redirect_stdout(io.StringIO()): res = train(cfg, cbs=[watch], progress=False)
+    t2, run = time.perf_counter(), Path(res['run'])
+    labels = pd.read_csv(path/'train.csv').set_index('image_id')
+    pv = predict_parquets(run, sorted(path.glob('train_image_data_*.parquet')), progress=False).set_index('image_id').loc[watch.valid_ids]
+    yv = labels.loc[watch.valid_ids, list(COMPONENTS)].to_numpy()
+    bundle_valid = reference_score(yv, pv[list(COMPONENTS)].to_numpy())
+    chance = reference_score(yv, np.broadcast_to([np.bincount(c).argmax() for c in yv.T], yv.shape))  # the commonest class of each
+    sub = make_submission(predict_parquets(run, path, progress=False), path/'test.csv', out=None)
+    test = score_submission(sub, path/'test_solution.csv')
+    return dict(seed=seed, run={k: res[k] for k in ('score', 'root', 'vowel', 'consonant', 'best_epoch')}, bundle_valid=bundle_valid, chance=chance['score'],
+                test=dict(score=test['score'], root=test['root'], seen=test['seen']['score'], unseen=test['unseen']['score']),
+                n_valid=len(watch.valid_ids), first_losses=watch.losses, run_dir=str(run),
+                seconds=dict(data=round(t1 - t0, 1), train=round(t2 - t1, 1), predict=round(time.perf_counter() - t2, 1)))
 
 # %% ../nbs/99_test_utils.ipynb #2ca22ab1
 def run_cli(f, # a console command's function that takes `argv`, such as `synth_cli`
