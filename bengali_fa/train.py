@@ -6,7 +6,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/train.html.md"""
 
 # %% ../nbs/11_train.ipynb #70857d53
 from __future__ import annotations
-import os, sys, json, time, random, fcntl
+import os, sys, json, shutil, time, random, fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -28,11 +28,11 @@ from .core import atomic_path
 from .bundle import bundle_from_learner
 
 # %% auto #0
-__all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'claim_run_dir',
-           'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path', 'build_learner', 'rng_state',
-           'set_rng_state', 'load_checkpoint', 'MetricsLogger', 'SaveBest', 'ResumeCallback', 'WandbLogger',
-           'flat_config', 'record_run', 'runs_table', 'per_class_recall', 'train', 'train_cli', 'config_diff',
-           'run_lrs', 'runs_figure', 'plot_runs', 'runs_cli']
+__all__ = ['M', 'USER_ERRORS', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config',
+           'claim_run_dir', 'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path',
+           'build_learner', 'rng_state', 'set_rng_state', 'load_checkpoint', 'MetricsLogger', 'SaveBest',
+           'ResumeCallback', 'WandbLogger', 'flat_config', 'record_run', 'runs_table', 'per_class_recall', 'train',
+           'train_cli', 'config_diff', 'run_lrs', 'runs_figure', 'plot_runs', 'runs_cli']
 
 # %% ../nbs/11_train.ipynb #9bf5ed65
 M = '???'  # every value comes from the YAML files in bengali_fa/conf
@@ -184,11 +184,25 @@ def _arch_problem(arch):
     close = timm.list_models(f'*{arch[:6]}*')[:5]
     return f"unknown architecture {arch!r}: use {', '.join(_XRESNETS[:3])} or a timm model name" + (f" (e.g. {', '.join(close)})" if close else '')
 
+def _schema_keys(cls=None, pre='') -> set:
+    "The flat keys (`group.key`) of the config schema `Config`"
+    import dataclasses
+    out = set()
+    for f in dataclasses.fields(cls or Config):
+        t = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        out |= _schema_keys(type(t), f'{pre}{f.name}.') if dataclasses.is_dataclass(t) else {pre + f.name}
+    return out
+
+def _flat_keys(d:dict, pre='') -> set:
+    return set().union(*[_flat_keys(v, f'{pre}{k}.') if isinstance(v, dict) else {pre + k} for k, v in d.items()])
+
 def check_config(cfg, # a training config (`train_config`)
                 ) -> None:
     "Raise `ConfigError` listing every bad value of `cfg` (each with its key)"
     d, m, t, a, s = cfg.data, cfg.model, cfg.train, cfg.aug, cfg.swa
-    checks = [
+    from omegaconf import OmegaConf
+    unknown = sorted(_flat_keys(OmegaConf.to_container(cfg, resolve=False)) - {'hydra'} - _schema_keys())
+    checks = [(k, True, "not a key of the config (added with '+'? each group's keys are listed by bengali-fa-train --help)") for k in unknown] + [
         ('data.path', d.path and not (Path(d.path)/'train.csv').is_file(), f"{d.path}: no train.csv there (a competition-layout folder, or '' for the synthetic set)"),
         ('data.size', not 16 <= d.size <= 1024, f"must be in 16..1024, got {d.size}"),
         ('data.n_train', not d.path and d.n_train < 10 * d.n_folds, f"the synthetic set needs at least {10 * d.n_folds} images, got {d.n_train}"),
@@ -215,7 +229,7 @@ def check_config(cfg, # a training config (`train_config`)
          "fine_tune freezes the body, which is random here (model.pretrained is empty): use train.schedule=auto or one_cycle, or set model.pretrained"),
         ('train.epochs', t.epochs < 1, f"must be >= 1, got {t.epochs}"),
         ('train.freeze_epochs', t.freeze_epochs < 0, f"must be >= 0, got {t.freeze_epochs}"),
-        ('train.bs', t.bs < 1, f"must be >= 1, got {t.bs}"),
+        ('train.bs', t.bs < 2, f"must be >= 2 (BatchNorm needs two images per batch), got {t.bs}"),
         ('train.lr', not t.lr > 0, f"must be > 0, got {t.lr}"),
         ('train.lr_mult', not t.lr_mult >= 1, f"must be >= 1, got {t.lr_mult}"),
         ('train.ckpt_every', t.ckpt_every < 1, f"must be >= 1, got {t.ckpt_every}"),
@@ -224,6 +238,8 @@ def check_config(cfg, # a training config (`train_config`)
         ('aug.switch_prob', not 0 <= a.switch_prob <= 1, f"must be in [0, 1], got {a.switch_prob}"),
         ('swa.kind', s.kind not in ('none', 'swa', 'ema'), f"none, swa or ema, got {s.kind!r}"),
         ('swa.decay', not 0 < s.decay < 1, f"must be in (0, 1), got {s.decay}"),
+        ('swa.start_epoch', s.kind != 'none' and s.start_epoch >= t.epochs,
+         f"{s.start_epoch} is past the last epoch of train.epochs={t.epochs} (epochs count from 0): nothing would be averaged; -1 starts at the last third"),
         ('device', not (cfg.device in ('auto', 'cpu') or cfg.device.startswith('cuda')), f"auto, cpu or cuda[:n], got {cfg.device!r}"),
         ('device', cfg.device.startswith('cuda') and not torch.cuda.is_available(), "cuda requested but no GPU is available"),
         ('resume', cfg.resume and not (Path(cfg.resume)/'ckpt'/'last.pth').is_file(), f"{cfg.resume}: no checkpoint ckpt/last.pth there"),
@@ -499,6 +515,7 @@ def runs_table(runs_dir='runs', # the folder holding runs.csv (a training config
     path = Path(runs_dir)/'runs.csv'
     if not path.is_file(): raise FileNotFoundError(f"{path}: no runs table (train a model first)")
     t = pd.read_csv(path).convert_dtypes()  # integer columns stay integers where some rows lack them
+    if 'score' not in t: return t  # (no run got as far as a score: failed runs only)
     return t.sort_values('score', ascending=False, na_position='last').reset_index(drop=True)
 
 def _run_config(run) -> dict:
@@ -570,8 +587,20 @@ def train(cfg, # the training config (`train_config`), checked by `check_config`
     got = _from_rank0(got)
     if isinstance(got, Exception): raise got
     try: return _train(cfg, got, cbs, progress, cpu)
+    except BaseException as e:
+        if main and not (got/'result.json').is_file(): _record_early(cfg, got, e)  # failed before training (bad data, ...)
+        raise
     finally:
         if main: release_run_dir(got)
+
+def _record_early(cfg, run_dir:Path, e:BaseException):
+    "result.json and a row of the runs table for a run that ended before training began, with its error"
+    res = dict(run=str(run_dir), status='interrupted' if isinstance(e, KeyboardInterrupt) else 'failed', epochs_done=0, best_epoch=-1,
+               error=_err(e))
+    try:
+        with atomic_path(run_dir/'result.json') as t: t.write_text(json.dumps(res, indent=1))
+        record_run(cfg.runs_dir, {**res, **flat_config(cfg)})
+    except OSError: pass  # (a full disk: the error itself is what the user needs to see)
 
 def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     from omegaconf import OmegaConf
@@ -644,11 +673,30 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     return result
 
 # %% ../nbs/11_train.ipynb #c6c7fbdc
+USER_ERRORS = (ConfigError, FileExistsError, FileNotFoundError, ValueError)  # what a user's config or data can cause
+
+_HYDRA_FILES = {'.hydra', '.run.lock', 'train.log'}  # what Hydra and `claim_run_dir` put in a run folder before `train` writes
+
+def _drop_unused(d:Path):
+    "Remove the run folder `d` that Hydra made for a run refused before it began (only Hydra's files in it)"
+    release_run_dir(d)
+    if d.is_dir() and {p.name for p in d.iterdir()} <= _HYDRA_FILES: shutil.rmtree(d, ignore_errors=True)
+
 def _hydra_task(cfg):
     from hydra.core.hydra_config import HydraConfig
-    try: train(cfg, run_dir=HydraConfig.get().runtime.output_dir)
-    except (ConfigError, FileExistsError) as e:
-        print(f"bengali-fa-train: {e}", file=sys.stderr); sys.exit(2)
+    run_dir = HydraConfig.get().runtime.output_dir
+    debug = os.environ.get('BENGALI_FA_DEBUG', '') not in ('', '0')
+    try: train(cfg, run_dir=run_dir)
+    except USER_ERRORS as e:
+        if isinstance(e, ConfigError) and not (cfg.run_dir or cfg.resume): _drop_unused(Path(run_dir))
+        if debug: raise
+        hint = '' if isinstance(e, ConfigError) else '\n(BENGALI_FA_DEBUG=1 shows the traceback)'
+        print(f"bengali-fa-train: {e}{hint}", file=sys.stderr); sys.exit(2)
+    except KeyboardInterrupt:
+        if debug: raise
+        done = (Path(run_dir)/'ckpt'/'last.pth').is_file()
+        print("bengali-fa-train: interrupted" + (f"; continue with: bengali-fa-train resume={run_dir}" if done else " before the first checkpoint"),
+              file=sys.stderr); sys.exit(130)
 
 def train_cli():
     "Console script `bengali-fa-train`: train with the packaged Hydra configs and command-line overrides"
