@@ -73,7 +73,7 @@ def apply(dest:Path, file, old, new):
 
 def failure(out:str) -> str:
     "The failing line of the notebook and its error, on one line"
-    lines = out.splitlines()
+    lines = out[out.rfind('While Executing Cell'):].splitlines()  # nbdev's report of the failing cell (earlier output may hold tracebacks)
     code = [lines[i + 1].strip() for i, l in enumerate(lines[:-1]) if "<ipython-input-" in l]  # the failing line of the cell (first), then of functions it called
     errs = [l.strip() for l in lines if re.match(r'^\s*\w*(Error|Exception)\b', l.strip()) and not l.strip().startswith('warnings.')]
     return ' | '.join(x for x in ((code[0] if code else ''), (errs[-1] if errs else '')) if x)[:400]
