@@ -54,7 +54,7 @@ def main():
         return report({**old, **summarise(old['runs'], a)}, a.out)
     root = Path(tempfile.mkdtemp(prefix='bengali_fa_gate_'))
     try:
-        from bengali_fa.test_utils import GATE, learning_gate
+        from bengali_fa.test_utils import GATE
         os.environ['BENGALI_FA_CACHE'] = str(root/'cache')
         from bengali_fa.train import data_path, train_config
         data_path(train_config(GATE), progress=False)  # render the set once, before the runs share it
