@@ -20,7 +20,7 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.progress import ProgressCallback, CSVLogger
     from fastai.callback.tracker import TrackerCallback, SaveModelCallback
     from fastai.torch_core import set_seed, default_device
-from .synth import write_dataset
+from .synth import write_dataset, find_fonts, font_family
 from .data import bengali_dls, default_cache_dir
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
 from .metrics import competition_score, macro_recall
@@ -248,14 +248,22 @@ def check_config(cfg, # a training config (`train_config`)
     if errs: raise ConfigError("bad config:\n" + '\n'.join(errs))
 
 # %% ../nbs/11_train.ipynb #d533c4c0
+def _synth_current(out:Path) -> bool:
+    "Whether the synthetic set in `out` is complete and was rendered with the fonts `find_fonts` finds now"
+    f = out/'synth_info.json'
+    if not f.is_file(): return False
+    try: designs = json.loads(f.read_text()).get('designs')
+    except ValueError: return False
+    return designs == {p.name: font_family(p) for p in find_fonts(quiet=True)[0]}
+
 def data_path(cfg, # a training config: its `data` group is read
               progress:bool=True, # show a progress bar while the synthetic set is generated
              ) -> Path:
-    "The competition-layout folder of `cfg.data`: `data.path`, or the cached synthetic set (generated on first use)"
+    "The competition-layout folder of `cfg.data`: `data.path`, or the cached synthetic set (rendered again when the fonts found change)"
     d = cfg.data
     if d.path: return Path(d.path)
     out = default_cache_dir()/'synth'/f'n{d.n_train}_t{d.n_test}_s{d.synth_seed}'
-    if not (out/'synth_info.json').is_file():
+    if not _synth_current(out):
         write_dataset(out, n_train=d.n_train, n_test=d.n_test, seed=d.synth_seed, overwrite=out.exists(), progress=progress)
     return out
 
