@@ -391,7 +391,7 @@ def grapheme_holdout(labels:pd.DataFrame, # a row per image with the three label
     return labels.grapheme.isin(held).to_numpy()
 
 # %% ../nbs/03_data.ipynb #4ff68f4f
-EXTRA_GRAPHEMES = ('unseen', 'all')
+EXTRA_GRAPHEMES = ('unseen', 'all', 'roots')
 EXTRA_STREAM = 2  # the random stream of rendered extras (write_dataset's train and test images are streams 0 and 1)
 EXTRA_VERSION = 1  # part of the cache key: bump when rendering extras changes
 
@@ -432,13 +432,17 @@ def _ambiguous(g:pd.DataFrame) -> np.ndarray:
         for *t, s in df[[*COMPONENTS, 'grapheme']].itertuples(index=False): labels.setdefault(s, set()).add(tuple(t))
     return np.array([len(labels[s]) > 1 for s in g.grapheme], bool)
 
-def extra_grapheme_set(kind:str='unseen' # 'unseen': valid combinations not in train; 'all': those and the train graphemes
+def extra_grapheme_set(kind:str='unseen', # 'unseen': valid combinations not in train; 'all': those and the train graphemes; 'roots': every root alike
+                       per_root:int=8, # with 'roots': graphemes of each root (train graphemes and unseen combinations, drawn with a fixed seed)
                       ) -> pd.DataFrame:
-    "Graphemes to render: 'unseen' (plausible valid combinations absent from train) or 'all' (those and the 1,295 train graphemes)"
+    "Graphemes to render: 'unseen' (valid combinations absent from train), 'all' (those and the 1,295 train graphemes) or 'roots' (`per_root` of each root)"
     if kind not in EXTRA_GRAPHEMES: raise ValueError(f"extra graphemes must be one of {EXTRA_GRAPHEMES}, got {kind!r}")
     uc = unseen_combinations()[[*COMPONENTS, 'grapheme']]
     uc = uc[~_ambiguous(uc)]
     g = uc if kind == 'unseen' else pd.concat([train_graphemes()[[*COMPONENTS, 'grapheme']], uc])
+    if kind == 'roots':  # render_extras cycles over the rows: each root as often as any other, with varied diacritics
+        rng = np.random.default_rng(0)
+        g = pd.concat([r.iloc[rng.choice(len(r), per_root, replace=len(r) < per_root)] for _, r in g.groupby('grapheme_root')])
     return g.reset_index(drop=True)
 
 # %% ../nbs/03_data.ipynb #d13223e3

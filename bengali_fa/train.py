@@ -21,7 +21,7 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.tracker import TrackerCallback, SaveModelCallback
     from fastai.torch_core import set_seed, default_device
 from .synth import write_dataset, find_fonts, font_family
-from .data import bengali_dls, default_cache_dir
+from .data import bengali_dls, default_cache_dir, EXTRA_GRAPHEMES
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
 from .metrics import competition_score, macro_recall
 from .core import atomic_path
@@ -211,7 +211,7 @@ def check_config(cfg, # a training config (`train_config`)
         ('data.n_folds', d.n_folds < 2, f"must be >= 2, got {d.n_folds}"),
         ('data.holdout', not 0 <= d.holdout < 1, f"must be a fraction in [0, 1), got {d.holdout}"),
         ('data.extra_renders', d.extra_renders < 0, f"must be >= 0 (rendered training images; 0: none), got {d.extra_renders}"),
-        ('data.extra_graphemes', d.extra_graphemes not in ('unseen', 'all'), f"unseen or all, got {d.extra_graphemes!r}"),
+        ('data.extra_graphemes', d.extra_graphemes not in EXTRA_GRAPHEMES, f"one of {', '.join(EXTRA_GRAPHEMES)}, got {d.extra_graphemes!r}"),
         ('data.max_rotate', not 0 <= d.max_rotate <= 180, f"degrees in [0, 180], got {d.max_rotate}"),
         ('data.max_zoom', d.max_zoom < 1, f"must be >= 1 (1: no zoom), got {d.max_zoom}"),
         ('data.max_warp', not 0 <= d.max_warp < 1, f"must be in [0, 1) (0: no warp), got {d.max_warp}"),
