@@ -46,13 +46,13 @@ def bench_fonts(folder:Path):
         failed = {k: v for k, v in install_fonts(missing, folder, progress=False).items() if isinstance(v, Exception)}
         if failed: raise SystemExit('\n'.join(f'cannot install {k}: {v}' for k, v in failed.items()))
 
-def style_set(root:Path, group:list, n_train:int, n_test:int, exclude=(), render=None) -> Path:
+def style_set(root:Path, group:list, n_train:int, n_test:int, exclude=(), render=None, tag:str='') -> Path:
     """The set of one held-out group: train images in the other designs (less `exclude`), rendered with `render` (RenderConfig
     overrides); test images in the group's designs (and `exclude`'s, not reported) with the default RenderConfig, so that the
     test images stay the same whatever the training rendering"""
     import hashlib
     from bengali_fa.synth import write_dataset, RenderConfig
-    tag = hashlib.sha1(json.dumps([sorted(exclude), render or {}], sort_keys=True).encode()).hexdigest()[:8] if exclude or render else ''
+    tag = hashlib.sha1(json.dumps([sorted(exclude), render or {}, tag], sort_keys=True).encode()).hexdigest()[:8] if exclude or render or tag else ''
     out = root/f"{'+'.join(g.replace(' ', '') for g in group)}_n{n_train}_t{n_test}_s0{'_' + tag if tag else ''}"
     if not (out/'synth_info.json').is_file():
         write_dataset(out, n_train=n_train, n_test=n_test, seed=0, unseen_frac=0.3, holdout_designs=[*group, *exclude], test_fonts='held',
@@ -69,6 +69,7 @@ def main():
     ap.add_argument('--name', default='default', help='the row name of the library config in the table')
     ap.add_argument('--skip-plain', action='store_true', help='only the library runs (to compare configs)')
     ap.add_argument('--exclude', default='', help='designs never trained on (comma-separated), e.g. to measure what they add')
+    ap.add_argument('--train-tag', default='', help='render a training set of its own under this name (the code of now: a changed generator)')
     ap.add_argument('--render', nargs='*', default=[], help="RenderConfig overrides of the training images, e.g. pen='(-0.5,1.5)' pressure=0.4")
     ap.add_argument('--out', default='', help='result file (default: bench/results/styles_<preset>[_<name>].json)')
     a = ap.parse_args()
@@ -89,7 +90,7 @@ def main():
         render = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (kv.split('=', 1) for kv in a.render) for v in [eval(v)]}
         test_data = style_set(root, group, d.n_train, a.n_test)  # the group's test images: the same for every variant
         # a variant's training set: the same graphemes and labels, other fonts (exclude) or rendering (render)
-        data = style_set(root, group, d.n_train, 10, exclude, render) if exclude or render else test_data
+        data = style_set(root, group, d.n_train, 10, exclude, render, a.train_tag) if exclude or render or a.train_tag else test_data
         info = json.loads((test_data/'synth_info.json').read_text())
         lab, meta = test_set(test_data)
         te_files = sorted(test_data.glob('test_image_data_*.parquet'))

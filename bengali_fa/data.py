@@ -393,7 +393,7 @@ def grapheme_holdout(labels:pd.DataFrame, # a row per image with the three label
 # %% ../nbs/03_data.ipynb #4ff68f4f
 EXTRA_GRAPHEMES = ('unseen', 'all', 'roots')
 EXTRA_STREAM = 2  # the random stream of rendered extras (write_dataset's train and test images are streams 0 and 1)
-EXTRA_VERSION = 1  # part of the cache key: bump when rendering extras changes
+EXTRA_VERSION = 2  # part of the cache key: bump when rendering extras changes (2: fonts drawn by design)
 
 def _synth_info(path) -> dict|None:
     "The `synth_info.json` of a competition-layout folder, or None (the real competition data has none)"

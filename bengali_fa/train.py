@@ -20,7 +20,7 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.progress import ProgressCallback, CSVLogger
     from fastai.callback.tracker import TrackerCallback, SaveModelCallback
     from fastai.torch_core import set_seed, default_device
-from .synth import write_dataset, find_fonts, font_family
+from .synth import write_dataset, find_fonts, font_family, SYNTH_VERSION
 from .data import bengali_dls, default_cache_dir, EXTRA_GRAPHEMES
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
 from .metrics import competition_score, macro_recall
@@ -249,12 +249,12 @@ def check_config(cfg, # a training config (`train_config`)
 
 # %% ../nbs/11_train.ipynb #d533c4c0
 def _synth_current(out:Path) -> bool:
-    "Whether the synthetic set in `out` is complete and was rendered with the fonts `find_fonts` finds now"
+    "Whether the synthetic set in `out` is complete, of this generator version, and rendered with the fonts `find_fonts` finds now"
     f = out/'synth_info.json'
     if not f.is_file(): return False
-    try: designs = json.loads(f.read_text()).get('designs')
+    try: info = json.loads(f.read_text())
     except ValueError: return False
-    return designs == {p.name: font_family(p) for p in find_fonts(quiet=True)[0]}
+    return info.get('version') == SYNTH_VERSION and info.get('designs') == {p.name: font_family(p) for p in find_fonts(quiet=True)[0]}
 
 def data_path(cfg, # a training config: its `data` group is read
               progress:bool=True, # show a progress bar while the synthetic set is generated
