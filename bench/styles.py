@@ -39,9 +39,9 @@ def design_scores(y, p, designs, seen) -> dict:
 
 def bench_fonts(folder:Path):
     "Install fontsource's Bengali designs into `folder` (once) and make `find_fonts` look there"
-    from bengali_fa.synth import FONT_PACKAGES, install_fonts
+    from bengali_fa.synth import FONT_PACKAGES, install_fonts, package_dir
     os.environ['BENGALI_FA_FONTS'] = str(folder)
-    missing = [p for p in FONT_PACKAGES if not (folder/p.replace('@', '').replace('/', '-')/'source.json').is_file()]
+    missing = [p for p in FONT_PACKAGES if not (package_dir(p, folder)/'source.json').is_file()]
     if missing:
         failed = {k: v for k, v in install_fonts(missing, folder, progress=False).items() if isinstance(v, Exception)}
         if failed: raise SystemExit('\n'.join(f'cannot install {k}: {v}' for k, v in failed.items()))

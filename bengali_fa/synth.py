@@ -6,7 +6,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/synth.html.md"""
 
 # %% auto #0
 __all__ = ['SAME_DESIGN', 'FONT_PACKAGES', 'SRC_HW', 'TEST_FONTS', 'SYNTH_VERSION', 'font_codepoints', 'covers', 'font_problem',
-           'system_font_files', 'design_name', 'font_family', 'fonts_dir', 'find_fonts', 'font_designs',
+           'system_font_files', 'design_name', 'font_family', 'fonts_dir', 'find_fonts', 'font_designs', 'package_dir',
            'install_fonts', 'RenderConfig', 'item_rng', 'glyph_mask', 'warp_batch', 'render_batch', 'show_images',
            'sample_items', 'images_table', 'test_rows', 'read_pq', 'write_dataset', 'synth_cli', 'fonts_cli']
 
@@ -218,6 +218,12 @@ def _unpack_fonts(tgz:Path, into:Path) -> dict:
     return meta
 
 # %% ../nbs/02_synth.ipynb #d98862fd
+def package_dir(name:str, # an npm package name, e.g. '@fontsource/galada'
+                dest=None # install folder (default: `fonts_dir()`)
+               ) -> Path:
+    "The folder that `install_fonts` installs package `name` into"
+    return Path(dest if dest is not None else fonts_dir())/name.replace('@', '').replace('/', '-')
+
 def _install_package(spec, dest:Path, registry) -> Path:
     "Fetch, unpack, check and install one package; returns its folder in `dest` (nothing is left there on failure)"
     import tempfile
@@ -236,13 +242,13 @@ def _install_package(spec, dest:Path, registry) -> Path:
         if not good: raise ValueError(f"{name}: no font in it renders Bengali correctly: " + '; '.join(f'{n}: {w}' for n, w in problems.items()))
         for n, why in problems.items():
             if why: (stage/n).unlink()
-        with atomic_path(dest/name.replace('@', '').replace('/', '-'), folder=True) as tmp:  # replaces an older install only when complete
+        with atomic_path(package_dir(name, dest), folder=True) as tmp:  # replaces an older install only when complete
             for p in stage.iterdir(): shutil.copyfile(p, tmp/p.name)
             (tmp/'source.json').write_text(json.dumps(dict(
                 package=name, version=meta.get('version'), license=meta.get('license'), source=str(spec),
                 designs=sorted({font_family(tmp/n) for n in good}), fonts=good,
                 skipped={n: w for n, w in problems.items() if w}), indent=1))
-        return dest/name.replace('@', '').replace('/', '-')
+        return package_dir(name, dest)
 
 def install_fonts(packages=FONT_PACKAGES, # npm package names, folders npm can pack, or `.tgz` files
                   dest=None, # install folder (default: `fonts_dir()`, where `find_fonts` looks)
