@@ -6,13 +6,14 @@ Docs: https://bengali-fa.github.io/bengali_fa/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #f577cb90
 from __future__ import annotations
-import os, shutil, uuid
+import errno, os, re, shutil, sys, uuid
 from contextlib import contextmanager
 from pathlib import Path
 import pyarrow as pa
 
 # %% auto #0
-__all__ = ['IMG_H', 'IMG_W', 'N_PIXELS', 'PIXEL_COLS', 'PARQUET_SCHEMA', 'TRAIN_COLS', 'replace_path', 'atomic_path']
+__all__ = ['IMG_H', 'IMG_W', 'N_PIXELS', 'PIXEL_COLS', 'PARQUET_SCHEMA', 'TRAIN_COLS', 'USER_ERRORS', 'replace_path',
+           'DiskFullError', 'disk_full', 'atomic_path', 'remove_stale', 'SetupError', 'debug_mode', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #95768fd5
 IMG_H, IMG_W = 137, 236  # the competition's image height and width
@@ -52,6 +53,23 @@ def replace_path(new, # a finished file or folder
     _remove(old)
     return dest
 
+# %% ../nbs/00_core.ipynb #3148cbce
+class DiskFullError(OSError):
+    "No space left on the disk while writing `path`: the message names the file and its folder"
+    def __init__(self, path):
+        super().__init__(errno.ENOSPC, 'No space left on device', str(path))
+    def __str__(self): return f"disk full: could not write {self.filename}; free space on the disk of {Path(self.filename).parent} and run again"
+
+# %% ../nbs/00_core.ipynb #a85b71a0
+def disk_full(e:BaseException, # an error raised while writing
+              folder=None, # where it was writing: needed to read torch's "unexpected pos" as a full disk
+             ) -> bool:
+    "Whether `e` means the disk is full: Python's ENOSPC/EDQUOT, or torch's short write when `folder`'s disk has under 16 MiB free"
+    if isinstance(e, OSError): return e.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not (isinstance(e, RuntimeError) and 'unexpected pos' in str(e) and folder is not None): return False
+    try: return shutil.disk_usage(folder).free < 16 * 2**20
+    except OSError: return False
+
 # %% ../nbs/00_core.ipynb #c36af8d1
 @contextmanager
 def atomic_path(path, # the file or folder to write
@@ -65,4 +83,55 @@ def atomic_path(path, # the file or folder to write
     try:
         yield tmp
         if replace or not path.exists(): replace_path(tmp, path)
+    except Exception as e:  # (checked before the temporary file is removed: it holds the space that is missing)
+        if disk_full(e, path.parent) and not isinstance(e, DiskFullError): raise DiskFullError(path) from e
+        raise
     finally: _remove(tmp)
+
+# %% ../nbs/00_core.ipynb #36f1e200
+_PARTIAL = re.compile(r'^\..+\.partial-(\d+)-[0-9a-f]{8}$')  # `_partial`'s names (the `old` copies are left alone: they may be all that is left)
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass  # another user's process
+    return True
+
+def remove_stale(folder, # a folder that `atomic_path` writes into
+                ) -> list:
+    "Remove the temporary paths that `atomic_path` left in `folder` when its process was killed; the paths removed"
+    folder = Path(folder)
+    if not folder.is_dir(): return []
+    gone = [p for p in folder.iterdir() if (m := _PARTIAL.match(p.name)) and not _alive(int(m[1]))]
+    for p in gone: _remove(p)
+    return gone
+
+# %% ../nbs/00_core.ipynb #912b1355
+class SetupError(RuntimeError):
+    "Something this machine lacks (a font, npm, Pillow's raqm layout, the network): the message says what to install"
+
+# %% ../nbs/00_core.ipynb #281bb463
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError, DiskFullError,
+               SetupError)  # what bad input or a machine's set-up causes; `disk_full` errors too
+
+# %% ../nbs/00_core.ipynb #fb9bc3b6
+def debug_mode() -> bool:
+    "Whether `$BENGALI_FA_DEBUG` (any value but '' or '0') asks console commands for the traceback of every error"
+    return os.environ.get('BENGALI_FA_DEBUG', '') not in ('', '0')
+
+# %% ../nbs/00_core.ipynb #214a8114
+@contextmanager
+def cli_errors(prog:str, # the command's name, which begins each message
+               interrupted=None, # Ctrl-C: a function that returns the rest of the line (e.g. how to continue)
+               active:bool=True, # False: errors pass through (a Python call of the command's function)
+              ):
+    "A console command's user errors (`USER_ERRORS`, a full disk) as `prog: error: ...` on stderr and exit status 2; Ctrl-C as 130"
+    if not active or debug_mode(): yield; return
+    try: yield
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted{interrupted() if interrupted else ''}", file=sys.stderr); raise SystemExit(130) from None
+    except Exception as e:
+        if not (isinstance(e, USER_ERRORS) or disk_full(e)): raise  # a bug: its traceback
+        msg = str(e) if isinstance(e, (ValueError, SetupError)) or not isinstance(e, OSError) or e.filename is None else f"{e.filename}: {e.strerror}"
+        hint = '' if '\n' in msg else '\n(BENGALI_FA_DEBUG=1 shows the traceback)'
+        print(f"{prog}: error: {msg}{hint}", file=sys.stderr); raise SystemExit(2) from None

@@ -14,7 +14,7 @@ import numpy as np, pandas as pd, torch
 import pyarrow as pa, pyarrow.parquet as pq
 from PIL import Image
 from tqdm.auto import tqdm
-from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, PARQUET_SCHEMA, TRAIN_COLS, atomic_path
+from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, PARQUET_SCHEMA, TRAIN_COLS, SetupError, atomic_path, remove_stale
 from .labels import *
 from .synth import RenderConfig, find_fonts, font_family, _pick_fonts, _write_images
 with third_party_imports():  # without fastai's import-time deprecation notices
@@ -266,6 +266,23 @@ def _n_workers(n_workers) -> int:
     if n_workers is None: n_workers = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
     return max(int(n_workers), 1)
 
+# %% ../nbs/03_data.ipynb #8b7a8ef3
+def _check_ids(files, pfs):
+    "Every image id present and unique, within each file and across them (only the id column is read): else a clear error"
+    seen = {}
+    for f, pf in zip(files, pfs):
+        ids = pf.read(columns=['image_id']).column(0)
+        if ids.null_count: raise ValueError(f"{f}: missing image_id in row {ids.is_null().to_numpy(zero_copy_only=False).argmax()}")
+        ids = ids.to_pylist()
+        if len(set(ids)) < len(ids):
+            first = {}
+            for r, k in enumerate(ids):
+                if k in first: raise ValueError(f"{f}: duplicate image_id {k!r} (rows {first[k]} and {r})")
+                first[k] = r
+        for k in ids:
+            if k in seen: raise ValueError(f"image_id {k!r} is in both {seen[k]} and {f}")
+        seen.update(dict.fromkeys(ids, f))
+
 # %% ../nbs/03_data.ipynb #34a088c2
 def preprocess(files, # competition-layout parquet files; the cache's rows follow their order
                size:int|None=128, # side of the square images; None: full 137 x 236, only inverted (`preprocess_images`)
@@ -285,9 +302,11 @@ def preprocess(files, # competition-layout parquet files; the cache's rows follo
     params = dict(size=size, threshold=threshold, margin=margin, edge=edge)
     key = _cache_key(files, **params)
     path = cache_dir/f'{files[0].stem.rsplit("_", 1)[0]}-{size or "full"}-{key}.npy'
+    remove_stale(cache_dir)  # what a killed run left half written
     if (c := _load_cache(path, params)) is not None: return c
     pfs = [_open_parquet(f) for f in files]  # each footer read once here (workers reopen theirs)
     n = sum(check_parquet(f, pf) for f, pf in zip(files, pfs))  # validate every file before writing anything
+    _check_ids(files, pfs)
     cache_dir.mkdir(parents=True, exist_ok=True)
     H, W = (IMG_H, IMG_W) if size is None else (size, size)
     n_workers = _n_workers(n_workers)
@@ -420,7 +439,7 @@ def extra_fonts(path=None, # the competition-layout folder trained on: a synthet
     if missing := [n for n in info['train_fonts'] if n not in by_name]:
         warnings.warn(f"{f}: train fonts {missing} are not among the fonts found here; rendering with the others")
     out = [by_name[n] for n in info['train_fonts'] if n in by_name and n not in held]
-    if not out: raise RuntimeError(f"{f}: none of its train fonts {info['train_fonts']} is available to render with")
+    if not out: raise SetupError(f"{f}: none of its train fonts {info['train_fonts']} is available to render with")
     return out
 
 # %% ../nbs/03_data.ipynb #c46887c0
@@ -490,6 +509,7 @@ def render_extras(n:int, # images to render
                fonts=[(f.name, f.stat().st_size) for f in fonts])
     key = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     out = (Path(cache_dir) if cache_dir is not None else default_cache_dir())/'extra'/f'n{n}_s{seed}_{key}'
+    remove_stale(out.parent)  # renders half written by a run killed with kill -9
     if (out/'extra.csv').is_file(): return out  # the folder only exists once complete
     rng = np.random.default_rng([seed, 3])
     order = np.concatenate([rng.permutation(len(g)) for _ in range(-(-n // len(g)))])[:n]  # balanced over the graphemes

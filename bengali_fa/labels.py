@@ -13,6 +13,7 @@ from pathlib import Path
 import importlib.resources
 import numpy as np, pandas as pd
 from PIL import Image, ImageDraw, ImageFont, features
+from .core import SetupError
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'N_CLASSES', 'N_GRAPHEMES', 'IGNORE_INDEX', 'PKG_DATA', 'ZWJ', 'THIRD_PARTY_NOISE', 'class_map',
@@ -144,7 +145,7 @@ def packaged_fonts() -> list:
 def check_raqm():
     "Raise a clear error when Pillow cannot shape complex scripts"
     if not features.check('raqm'):
-        raise RuntimeError("Pillow was built without raqm layout, which Bengali needs for correct shaping. Install the "
+        raise SetupError("Pillow was built without raqm layout, which Bengali needs for correct shaping. Install the "
                            "system libraries (Debian: apt-get install libraqm0 libfribidi0) and reinstall Pillow.")
 
 # %% ../nbs/01_labels.ipynb #d9ef16c1

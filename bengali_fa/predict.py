@@ -12,7 +12,7 @@ from typing import Annotated
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from fastcore.script import anno_parser
-from .core import atomic_path
+from .core import atomic_path, cli_errors
 from .labels import COMPONENTS, N_CLASSES, train_graphemes
 from .data import check_parquet, iter_parquet_images, preprocess_images, prefetch, _open_parquet, _stage, _chunks
 from .metrics import WEIGHTS, macro_recall
@@ -376,15 +376,14 @@ def call_cli(func, # a function whose signature (with docments) is the command l
              argv:list|None=None, # the arguments; default: `sys.argv[1:]`
              prog:str|None=None, # the command's name in usage and messages
              **defaults): # other defaults for flags; a required flag given a default here is no longer required
-    "Run `func` as a console command: `argv` parsed by fastcore's `anno_parser`; bad values (ValueError, FileNotFoundError, FileExistsError) exit with code 2"
+    "Run `func` as a console command: `argv` parsed by fastcore's `anno_parser`; a user error is one line and exit status 2 (`cli_errors`)"
     p = anno_parser(func, prog)
     p.set_defaults(**defaults)
     for a in p._actions:
         if a.dest in defaults: a.required = False
     args = vars(p.parse_args(argv))
     for k in ('pdb', 'xtra'): args.pop(k, None)
-    try: func(**args)
-    except (FileNotFoundError, FileExistsError, ValueError) as e: p.error(str(e))
+    with cli_errors(p.prog): func(**args)  # (argparse's own errors come with the usage; the work's without)
 
 # %% ../nbs/12_predict.ipynb #a1148543
 _REQUIRED = {'opt': True, 'required': True}  # `Annotated` metadata: a flag that must be given

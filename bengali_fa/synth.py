@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tqdm.auto import tqdm
 from fastcore.script import call_parse, is_cli
 from fastcore.meta import delegates
-from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, PARQUET_SCHEMA, TRAIN_COLS, atomic_path
+from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, PARQUET_SCHEMA, TRAIN_COLS, SetupError, atomic_path, cli_errors, remove_stale
 from .labels import *
 
 # %% ../nbs/02_synth.ipynb #c88a3c16
@@ -139,7 +139,7 @@ def find_fonts(font_dirs=(), # extra folders searched (with subfolders) for .ttf
             skipped[p] = why
             if not quiet: warnings.warn(f"skipping font {p}: {why}")
     if not good:
-        raise RuntimeError("No working Bengali font found. Install one: `pip install fontpkg-hind-siliguri` (always works), "
+        raise SetupError("No working Bengali font found. Install one: `pip install fontpkg-hind-siliguri` (always works), "
                            "or on Debian `apt-get install fonts-beng fonts-noto-core`, or pass a folder of .ttf/.otf files "
                            f"(font_dirs / --font-dir). Skipped: {[f'{p.name}: {w}' for p, w in skipped.items()]}")
     if len({font_family(p) for p in good}) == 1 and not quiet:
@@ -175,24 +175,24 @@ def _fetch_package(spec:str, # an npm package name, or a folder npm can pack
     if shutil.which('npm') and not registry:
         try: r = subprocess.run(['npm', 'pack', spec, '--json', '--ignore-scripts', '--pack-destination', str(tmp)],
                                 capture_output=True, text=True, timeout=600)
-        except subprocess.TimeoutExpired: raise RuntimeError(f"{spec}: `npm pack` gave no answer in 10 minutes (no network?)") from None
+        except subprocess.TimeoutExpired: raise SetupError(f"{spec}: `npm pack` gave no answer in 10 minutes (no network?)") from None
         if r.returncode:
             msg = [l for l in r.stderr.splitlines() if 'npm error' in l and l.strip() != 'npm error'][:2]
-            raise RuntimeError(f"{spec}: `npm pack` failed: {' '.join(msg) or r.stderr.strip()[-300:]}")
+            raise SetupError(f"{spec}: `npm pack` failed: {' '.join(msg) or r.stderr.strip()[-300:]}")
         return tmp/json.loads(r.stdout)[0]['filename']
     registry = registry or os.environ.get('NPM_CONFIG_REGISTRY') or os.environ.get('npm_config_registry')
     if not registry:
-        raise RuntimeError(f"{spec}: npm is not installed and no registry is named: install npm (`apt-get install npm`), "
+        raise SetupError(f"{spec}: npm is not installed and no registry is named: install npm (`apt-get install npm`), "
                            "or pass registry=URL (--registry) or set $NPM_CONFIG_REGISTRY")
     import urllib.request, urllib.parse
     def get(url):
         try:
             with urllib.request.urlopen(url, timeout=60) as r: return r.read()
-        except OSError as e: raise RuntimeError(f"{spec}: cannot download {url} ({e})") from None
+        except OSError as e: raise SetupError(f"{spec}: cannot download {url} ({e})") from None
     try:
         meta = json.loads(get(registry.rstrip('/') + '/' + urllib.parse.quote(spec, safe='@')))
         dist = meta['versions'][meta['dist-tags']['latest']]['dist']
-    except (ValueError, KeyError) as e: raise RuntimeError(f"{spec}: the registry's answer is not npm package metadata ({e!r})") from None
+    except (ValueError, KeyError) as e: raise SetupError(f"{spec}: the registry's answer is not npm package metadata ({e!r})") from None
     data = get(dist['tarball'])
     if 'integrity' in dist and not _sri_ok(data, dist['integrity']):
         raise ValueError(f"{spec}: corrupt download: the tarball does not match the registry's integrity {dist['integrity'][:20]}...")
@@ -433,7 +433,7 @@ def _pick_fonts(rng, texts, pool, fonts):
     out = []
     for t in texts:
         cands = [f for f in pool if covers(f, t)] or [f for f in fonts if covers(f, t)]
-        if not cands: raise RuntimeError(f"no working font has glyphs for grapheme {t!r}")
+        if not cands: raise SetupError(f"no working font has glyphs for grapheme {t!r}")
         by_design = list(font_designs(cands).values())  # a design with 8 weights is drawn as often as one with 1
         files = by_design[int(rng.integers(len(by_design)))]
         out.append(files[int(rng.integers(len(files)))])
@@ -599,6 +599,7 @@ def write_dataset(out, # output folder: new, or empty unless `overwrite`
     out, cfg = Path(out), cfg or RenderConfig()
     test_cfg = test_cfg or cfg
     _prepare_out(out, overwrite)
+    remove_stale(out.parent)  # a set half written by a run killed with kill -9
     fonts, skipped = find_fonts(font_dirs, system=system_fonts)
     tr, te = sample_items(n_train, n_test, seed, fonts, unseen_frac, holdout_designs, test_fonts)
     held = sorted(set(font_designs(fonts)) - {font_family(f) for f in tr.font})  # designs that render no training image
@@ -629,31 +630,24 @@ def write_dataset(out, # output folder: new, or empty unless `overwrite`
     return out
 
 # %% ../nbs/02_synth.ipynb #a0ae5309
-def _cli_error(e):
-    "Stop the `bengali-fa-synth` command with exit status 2 and the message of `e`, as argparse does; re-raise it for a Python call"
-    if not is_cli(synth_cli): raise e  # a Python call, even from inside another command's run
-    print(f'bengali-fa-synth: error: {e}', file=sys.stderr)
-    raise SystemExit(2)
-
 @call_parse
-@delegates(write_dataset, but=['font_dirs', 'chunk_size', 'n_workers', 'progress', 'cfg', 'test_cfg', 'holdout_designs', 'test_fonts'])
+@delegates(write_dataset, but=['font_dirs', 'chunk_size', 'n_workers', 'progress', 'cfg', 'test_cfg', 'holdout_designs', 'test_fonts', 'system_fonts'])
 def synth_cli(out:Annotated[str, 'output folder (must be empty or new unless --overwrite)', dict(opt=True, required=True)],
               font_dir:Annotated[str, 'extra folder of .ttf/.otf fonts (repeatable)', dict(action='append')]=None,
               holdout_designs:str='1', # font designs used only for test images: how many (drawn at random), or names separated by commas
               test_fonts:Annotated[str, dict(choices=TEST_FONTS)]='all', # test images in any font (all) or only in the held-out designs (held)
+              no_system_fonts:bool=False, # leave out the fonts that fontconfig finds (the pip package's, the installed and the given folders' stay)
               workers:int=None, # rendering processes (0: in this process; default: one per core, at most 8)
               quiet:bool=False, # no progress bar or summary
               **kwargs):
     "Render synthetic Bengali graphemes in the Kaggle Bengali.AI competition's exact file layout (train/test CSVs and parquet images)"
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
-    if workers < 0: _cli_error(ValueError(f'--workers must be >= 0, got {workers}'))
     t0 = time.time()
-    try:
-        with warnings.catch_warnings(record=True) as ws:
-            warnings.simplefilter('always', UserWarning)
-            out = write_dataset(out, font_dirs=font_dir or (), n_workers=workers, progress=not quiet, holdout_designs=holdout_designs,
-                                test_fonts=test_fonts, **kwargs)
-    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as e: _cli_error(e)
+    with cli_errors('bengali-fa-synth', active=is_cli(synth_cli)), warnings.catch_warnings(record=True) as ws:  # (a Python call raises)
+        if workers < 0: raise ValueError(f'--workers must be >= 0, got {workers}')
+        warnings.simplefilter('always', UserWarning)
+        out = write_dataset(out, font_dirs=font_dir or (), n_workers=workers, progress=not quiet, holdout_designs=holdout_designs,
+                            test_fonts=test_fonts, system_fonts=not no_system_fonts, **kwargs)
     if not quiet:
         for w in ws:
             if issubclass(w.category, UserWarning): print(f'warning: {w.message}', file=sys.stderr)
@@ -671,7 +665,8 @@ def fonts_cli(packages:Annotated[str, 'npm packages, folders npm can pack, or .t
               list_fonts:bool=False, # only list the fonts that find_fonts uses, by design
               quiet:bool=False): # no progress bar
     "Install more Bengali font designs (fontsource's OFL-licensed npm packages) where find_fonts looks, each checked before use"
-    res = {} if list_fonts else install_fonts(packages or FONT_PACKAGES, dest, registry, progress=not quiet)
+    with cli_errors('bengali-fa-fonts', active=is_cli(fonts_cli)):
+        res = {} if list_fonts else install_fonts(packages or FONT_PACKAGES, dest, registry, progress=not quiet)
     for spec, r in res.items():
         if isinstance(r, Exception): print(f'bengali-fa-fonts: error: {r}', file=sys.stderr); continue
         s = json.loads((r/'source.json').read_text())

@@ -6,7 +6,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/train.html.md"""
 
 # %% ../nbs/11_train.ipynb #70857d53
 from __future__ import annotations
-import os, sys, json, shutil, time, random, fcntl
+import os, sys, json, shutil, time, random, fcntl, importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -15,7 +15,7 @@ from .labels import COMPONENTS, N_CLASSES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastcore.imports import in_notebook
     from fastcore.foundation import L
-    from fastcore.script import call_parse
+    from fastcore.script import call_parse, is_cli
     from fastai.callback.core import Callback
     from fastai.callback.progress import ProgressCallback, CSVLogger
     from fastai.callback.tracker import TrackerCallback, SaveModelCallback
@@ -24,15 +24,16 @@ from .synth import write_dataset, find_fonts, font_family, SYNTH_VERSION
 from .data import bengali_dls, default_cache_dir, EXTRA_GRAPHEMES
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
 from .metrics import competition_score, macro_recall
-from .core import atomic_path
+from .core import atomic_path, cli_errors
+from .model import hub_weights
 from .bundle import bundle_from_learner
 
 # %% auto #0
-__all__ = ['M', 'USER_ERRORS', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config',
-           'claim_run_dir', 'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path',
-           'build_learner', 'rng_state', 'set_rng_state', 'load_checkpoint', 'MetricsLogger', 'SaveBest',
-           'ResumeCallback', 'WandbLogger', 'flat_config', 'record_run', 'runs_table', 'per_class_recall', 'train',
-           'train_cli', 'config_diff', 'run_lrs', 'runs_figure', 'plot_runs', 'runs_cli']
+__all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'claim_run_dir',
+           'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path', 'build_learner', 'rng_state',
+           'set_rng_state', 'load_checkpoint', 'MetricsLogger', 'SaveBest', 'ResumeCallback', 'WandbLogger',
+           'flat_config', 'record_run', 'runs_table', 'per_class_recall', 'train', 'train_help', 'train_cli',
+           'config_diff', 'run_lrs', 'runs_figure', 'plot_runs', 'runs_cli']
 
 # %% ../nbs/11_train.ipynb #9bf5ed65
 M = '???'  # every value comes from the YAML files in bengali_fa/conf
@@ -147,7 +148,7 @@ def _run_dir_resolver(run_dir, resume, runs_dir):
     key = ('run', run_dir, resume, runs_dir)
     if key not in _RESOLVED:
         try: _RESOLVED[key] = str(claim_run_dir(runs_dir, resume or run_dir or None, resume=bool(resume)))
-        except (FileExistsError, FileNotFoundError) as e: print(f"bengali-fa-train: {e}", file=sys.stderr); sys.exit(2)
+        except (FileExistsError, FileNotFoundError) as e: print(f"bengali-fa-train: error: {e}", file=sys.stderr); sys.exit(2)
     return _RESOLVED[key]
 
 def _sweep_dir_resolver(runs_dir):
@@ -203,7 +204,8 @@ def check_config(cfg, # a training config (`train_config`)
     from omegaconf import OmegaConf
     unknown = sorted(_flat_keys(OmegaConf.to_container(cfg, resolve=False)) - {'hydra'} - _schema_keys())
     checks = [(k, True, "not a key of the config (added with '+'? each group's keys are listed by bengali-fa-train --help)") for k in unknown] + [
-        ('data.path', d.path and not (Path(d.path)/'train.csv').is_file(), f"{d.path}: no train.csv there (a competition-layout folder, or '' for the synthetic set)"),
+        ('data.path', d.path and not Path(d.path).is_dir(), f"{d.path}: no such folder (a competition-layout folder, or '' for the synthetic set)"),
+        ('data.path', d.path and Path(d.path).is_dir() and not (Path(d.path)/'train.csv').is_file(), f"{d.path}: no train.csv in this folder"),
         ('data.size', not 16 <= d.size <= 1024, f"must be in 16..1024, got {d.size}"),
         ('data.n_train', not d.path and d.n_train < 10 * d.n_folds, f"the synthetic set needs at least {10 * d.n_folds} images, got {d.n_train}"),
         ('data.n_test', d.n_test < 0, f"must be >= 0, got {d.n_test}"),
@@ -216,6 +218,7 @@ def check_config(cfg, # a training config (`train_config`)
         ('data.max_zoom', d.max_zoom < 1, f"must be >= 1 (1: no zoom), got {d.max_zoom}"),
         ('data.max_warp', not 0 <= d.max_warp < 1, f"must be in [0, 1) (0: no warp), got {d.max_warp}"),
         ('model.arch', _arch_problem(m.arch), _arch_problem(m.arch)),
+        ('model.pretrained', m.arch in _XRESNETS and str(m.pretrained).lower() == 'true', f"{m.arch} has no hub weights: a weights file, or '' for random init"),
         ('model.pretrained', m.pretrained and str(m.pretrained).lower() != 'true' and not Path(m.pretrained).is_file(),
          f"{m.pretrained}: no such weights file ('' for random init, true for timm's hub weights: a download when online, else the local cache)"),
         ('model.grapheme_head', m.grapheme_head and not d.grapheme, "needs data.grapheme=true"),
@@ -283,6 +286,8 @@ def build_learner(cfg, # a training config (`train_config`): its `data` and `mod
     d = {k: v for k, v in cfg.data.items() if k not in _SYNTH_KEYS}
     d.update(path=data_path(cfg, progress), cache_dir=d['cache_dir'] or None)
     dls = bengali_dls(**d, bs=cfg.train.bs, device=_device(cfg), seed=cfg.seed, progress=progress)
+    if len(dls.train) == 0:  # (the training loader drops its last incomplete batch)
+        raise ConfigError(f"bad config:\n  train.bs: {cfg.train.bs} is more than the {dls.train.n} images of the training split: no batch to train on")
     return dls, bengali_learner(dls, **cfg.model, wd=cfg.train.wd)
 
 # %% ../nbs/11_train.ipynb #8078dc57
@@ -517,12 +522,32 @@ def record_run(runs_dir, # the folder of the runs table runs.csv (made if missin
     return df
 
 # %% ../nbs/11_train.ipynb #aeb45a0e
+def _lock_held(d:Path) -> bool:
+    "Whether a process holds the run folder `d` (its run is still going)"
+    try: fd = os.open(d/_LOCK, os.O_RDWR)
+    except OSError: return False
+    try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); fcntl.flock(fd, fcntl.LOCK_UN); return False
+    except BlockingIOError: return True
+    finally: os.close(fd)
+
+def _epochs_logged(d:Path) -> int:
+    try: return len(pd.read_csv(d/'metrics.csv'))
+    except (OSError, ValueError): return 0
+
+def _unrecorded(runs_dir:Path, known:set) -> pd.DataFrame:
+    "Run folders of `runs_dir` without a row in runs.csv: `running` (their lock is held) or `killed` (kill -9, a crash, a power cut)"
+    locks = sorted([*runs_dir.glob(f'*/{_LOCK}'), *runs_dir.glob(f'multirun/*/*/{_LOCK}')])
+    return pd.DataFrame([dict(run=str(l.parent), status='running' if _lock_held(l.parent) else 'killed', epochs_done=_epochs_logged(l.parent))
+                         for l in locks if str(l.parent) not in known and os.path.realpath(l.parent) not in _HELD])
+
 def runs_table(runs_dir='runs', # the folder holding runs.csv (a training config's `runs_dir`)
               ) -> pd.DataFrame:
-    "The runs table of `runs_dir`, best score first (unfinished runs last)"
-    path = Path(runs_dir)/'runs.csv'
-    if not path.is_file(): raise FileNotFoundError(f"{path}: no runs table (train a model first)")
-    t = pd.read_csv(path).convert_dtypes()  # integer columns stay integers where some rows lack them
+    "The runs table of `runs_dir`, best score first (unfinished runs last); run folders without a row are listed as running or killed"
+    runs_dir = Path(os.path.abspath(runs_dir)); path = runs_dir/'runs.csv'
+    t = pd.read_csv(path) if path.is_file() else pd.DataFrame(dict(run=[]))
+    if len(extra := _unrecorded(runs_dir, set(t.run.astype(str)))): t = pd.concat([t, extra], ignore_index=True)
+    if not len(t): raise FileNotFoundError(f"{path}: no runs table (train a model first)")
+    t = t.convert_dtypes()  # integer columns stay integers where some rows lack them
     if 'score' not in t: return t  # (no run got as far as a score: failed runs only)
     return t.sort_values('score', ascending=False, na_position='last').reset_index(drop=True)
 
@@ -587,6 +612,7 @@ def train(cfg, # the training config (`train_config`), checked by `check_config`
          ) -> dict:
     "Run the training config `cfg` (see `train_config`); returns the final validation metrics and the run folder"
     check_config(cfg)
+    _find_weights(cfg)
     cpu = _join_group(cfg) if _launched() else None  # torchrun / accelerate launch: one rank of several
     main, got = rank_distrib() == 0, None
     if main:  # rank 0 claims the run folder; the other ranks learn its name
@@ -600,6 +626,13 @@ def train(cfg, # the training config (`train_config`), checked by `check_config`
         raise
     finally:
         if main: release_run_dir(got)
+
+def _find_weights(cfg):
+    "timm's hub weights (`model.pretrained=true`) found before any data work: downloaded where online, else the local cache"
+    m = cfg.model
+    if str(m.pretrained).lower() != 'true' or m.arch in _XRESNETS: return
+    try: hub_weights(m.arch)
+    except (FileNotFoundError, ValueError) as e: raise ConfigError(f"bad config:\n  model.pretrained: {e}") from None
 
 def _record_early(cfg, run_dir:Path, e:BaseException):
     "result.json and a row of the runs table for a run that ended before training began, with its error"
@@ -663,7 +696,9 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
         status = 'finished'
     except Exception as e: status, error = 'failed', e; raise  # KeyboardInterrupt (Ctrl-C) leaves 'interrupted'
     finally:
-        if status != 'finished': record(status, **({'error': _err(error)} if error else {}))
+        if status != 'finished':
+            try: record(status, **({'error': _err(error)} if error else {}))
+            except OSError: pass  # (a full disk: the run's own error is what the user needs to see)
     metrics = {}
     if not progress: learn.remove_cb(ProgressCallback)  # (fastai's distrib_ctx gives ranks > 0 a progress bar back)
     distrib_barrier()  # distributed: rank 0 has written best.pth
@@ -680,9 +715,45 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     if main: print(' '.join(f'{k}={metrics[k]:.4f}' for k in ('score', 'root', 'vowel', 'consonant')), flush=True)
     return result
 
-# %% ../nbs/11_train.ipynb #c6c7fbdc
-USER_ERRORS = (ConfigError, FileExistsError, FileNotFoundError, ValueError)  # what a user's config or data can cause
+# %% ../nbs/11_train.ipynb #467daf72
+_CONF = Path(str(importlib.resources.files('bengali_fa')/'conf'))  # the packaged YAML files
+_GROUP_KEYS = {'schedule': 'train'}  # config folders whose keys live under another name (`# @package train`)
 
+_HELP = """usage: bengali-fa-train [key=value ...] [group=option ...] [-m key=a,b ...]
+Train a multi-head grapheme classifier; the run's folder holds its config, metrics, checkpoints and model bundle.
+
+examples:
+  bengali-fa-train                                       # the synthetic set, xresnet18 at 64 px (about 10 minutes on 2 CPU cores)
+  bengali-fa-train data=competition data.path=/data/bengaliai-cv19 model=xresnet34 train.epochs=30 aug=cutmix swa=swa
+  bengali-fa-train -m model.arch=xresnet18,xresnet34     # a sweep: one run folder per job
+  bengali-fa-train resume=runs/2026-11-28_12-00-00       # continue a stopped run from its last checkpoint
+
+Unknown keys are errors. BENGALI_FA_DEBUG=1 shows the traceback of an error; --hydra-help shows Hydra's own options.
+"""
+
+def _yaml_keys(path:Path, prefix:str) -> list:
+    "The lines of a packaged YAML file with each top-level key written as `prefix` + key (comments kept; the defaults list and hydra block dropped)"
+    out, skip = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith('# @package') or not line.strip(): continue
+        top = not line[0].isspace() and not line.startswith('#')
+        if top: skip = line.split(':')[0] in ('defaults', 'hydra')
+        if not skip: out.append(f"  {prefix}{line}" if top else f"  {line}")
+    return out
+
+def train_help() -> str:
+    "What `bengali-fa-train --help` prints: usage, examples, the config groups and every key with its default and comment"
+    from omegaconf import OmegaConf
+    defaults = [next(iter(d.items())) for d in OmegaConf.to_container(OmegaConf.load(_CONF/'config.yaml'))['defaults']
+                if isinstance(d, dict) and not next(iter(d)).startswith('override')]  # the groups (not Hydra's own)
+    lines = [_HELP, 'config groups (group=option):']
+    for g, opt in defaults:
+        lines.append(f"  {g}: {', '.join(sorted(p.stem for p in (_CONF/g).glob('*.yaml')))} (default: {opt})")
+    lines += ['', 'keys (key=value), with their defaults:', *_yaml_keys(_CONF/'config.yaml', '')]
+    for g, opt in defaults: lines += ['', f"{g}={opt} ({g}/{opt}.yaml):", *_yaml_keys(_CONF/g/f'{opt}.yaml', _GROUP_KEYS.get(g, g) + '.')]
+    return '\n'.join(lines)
+
+# %% ../nbs/11_train.ipynb #c6c7fbdc
 _HYDRA_FILES = {'.hydra', '.run.lock', 'train.log'}  # what Hydra and `claim_run_dir` put in a run folder before `train` writes
 
 def _drop_unused(d:Path):
@@ -690,25 +761,24 @@ def _drop_unused(d:Path):
     release_run_dir(d)
     if d.is_dir() and {p.name for p in d.iterdir()} <= _HYDRA_FILES: shutil.rmtree(d, ignore_errors=True)
 
+def _interrupted(run_dir) -> str:
+    "The end of the Ctrl-C line: how to continue the run, when it has a checkpoint"
+    if (Path(run_dir)/'ckpt'/'last.pth').is_file(): return f"; continue with: bengali-fa-train resume={run_dir}"
+    return " before the first checkpoint"
+
 def _hydra_task(cfg):
     from hydra.core.hydra_config import HydraConfig
     run_dir = HydraConfig.get().runtime.output_dir
-    debug = os.environ.get('BENGALI_FA_DEBUG', '') not in ('', '0')
-    try: train(cfg, run_dir=run_dir)
-    except USER_ERRORS as e:
-        if isinstance(e, ConfigError) and not (cfg.run_dir or cfg.resume): _drop_unused(Path(run_dir))
-        if debug: raise
-        hint = '' if isinstance(e, ConfigError) else '\n(BENGALI_FA_DEBUG=1 shows the traceback)'
-        print(f"bengali-fa-train: {e}{hint}", file=sys.stderr); sys.exit(2)
-    except KeyboardInterrupt:
-        if debug: raise
-        done = (Path(run_dir)/'ckpt'/'last.pth').is_file()
-        print("bengali-fa-train: interrupted" + (f"; continue with: bengali-fa-train resume={run_dir}" if done else " before the first checkpoint"),
-              file=sys.stderr); sys.exit(130)
+    with cli_errors('bengali-fa-train', lambda: _interrupted(run_dir)):
+        try: train(cfg, run_dir=run_dir)
+        except ConfigError:
+            if not (cfg.run_dir or cfg.resume): _drop_unused(Path(run_dir))
+            raise
 
 def train_cli():
     "Console script `bengali-fa-train`: train with the packaged Hydra configs and command-line overrides"
     import hydra
+    if {'-h', '--help'} & set(sys.argv[1:]): print(train_help()); return  # (Hydra's own help: --hydra-help)
     _register()
     hydra.main(config_path='conf', config_name='config', version_base=None)(_hydra_task)()
 
@@ -793,15 +863,15 @@ def runs_cli(cmd:Annotated[str, dict(choices=('list', 'diff', 'plot'))], # list:
              keys:str='model.arch,data.size,train.epochs,aug.kind,swa.kind', # list: the config columns shown
              out:str='curves.png'): # plot: the PNG file
     "Console script `bengali-fa-runs`: list runs by score, diff two runs' configs, plot learning curves"
-    try:
+    with cli_errors('bengali-fa-runs', active=is_cli(runs_cli)):
         if cmd == 'list':
             t = runs_table(runs_dir)
             cols = ['run', 'status', 'score', 'root', 'vowel', 'consonant', 'epochs_done', 'wall_s'] + [k for k in keys.split(',') if k in t]
-            print(t[[c for c in cols if c in t]].head(top).to_string(index=False))
+            if 'error' in t: t['error'] = t.error.astype('string').fillna('').str.replace(r'\s+', ' ', regex=True).str.slice(0, 80)  # why a run failed, short
+            print(t[[c for c in cols + ['error'] if c in t]].head(top).to_string(index=False))
         elif cmd == 'diff':
             if len(runs) != 2: raise ValueError(f"diff takes two run folders, got {len(runs)}")
             print(config_diff(*runs).to_string(index=False))
         else:
             if not runs: raise ValueError("plot takes one or more run folders")
             print(plot_runs(list(runs), out))
-    except (FileNotFoundError, ValueError) as e: print(f"bengali-fa-runs: {e}", file=sys.stderr); sys.exit(2)
