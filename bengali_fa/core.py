@@ -83,8 +83,10 @@ def atomic_path(path, # the file or folder to write
     try:
         yield tmp
         if replace or not path.exists(): replace_path(tmp, path)
-    except Exception as e:  # (checked before the temporary file is removed: it holds the space that is missing)
-        if disk_full(e, path.parent) and not isinstance(e, DiskFullError): raise DiskFullError(path) from e
+    except BaseException as e:
+        full = isinstance(e, Exception) and not isinstance(e, DiskFullError) and disk_full(e, path.parent)  # (while the file holds its space)
+        if tmp.is_file() and not tmp.is_symlink(): os.truncate(tmp, 0)  # space freed now, even if the failed writer still holds the file open
+        if full: raise DiskFullError(path) from e
         raise
     finally: _remove(tmp)
 
@@ -132,6 +134,6 @@ def cli_errors(prog:str, # the command's name, which begins each message
         print(f"{prog}: interrupted{interrupted() if interrupted else ''}", file=sys.stderr); raise SystemExit(130) from None
     except Exception as e:
         if not (isinstance(e, USER_ERRORS) or disk_full(e)): raise  # a bug: its traceback
-        msg = str(e) if isinstance(e, (ValueError, SetupError)) or not isinstance(e, OSError) or e.filename is None else f"{e.filename}: {e.strerror}"
+        msg = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.filename and str(e).startswith('[Errno') else str(e)  # (Python's own wording)
         hint = '' if '\n' in msg else '\n(BENGALI_FA_DEBUG=1 shows the traceback)'
         print(f"{prog}: error: {msg}{hint}", file=sys.stderr); raise SystemExit(2) from None
