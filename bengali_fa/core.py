@@ -56,7 +56,8 @@ def replace_path(new, # a finished file or folder
 # %% ../nbs/00_core.ipynb #3148cbce
 class DiskFullError(OSError):
     "No space left on the disk while writing `path`: the message names the file and its folder"
-    def __init__(self, path):
+    def __init__(self,
+                 path): # the file that could not be written
         super().__init__(errno.ENOSPC, 'No space left on device', str(path))
     def __str__(self): return f"disk full: could not write {self.filename}; free space on the disk of {Path(self.filename).parent} and run again"
 
