@@ -269,19 +269,13 @@ def _n_workers(n_workers) -> int:
 # %% ../nbs/03_data.ipynb #8b7a8ef3
 def _check_ids(files, pfs):
     "Every image id present and unique, within each file and across them (only the id column is read): else a clear error"
-    seen = {}
+    seen = {}  # id -> (file, row)
     for f, pf in zip(files, pfs):
         ids = pf.read(columns=['image_id']).column(0)
         if ids.null_count: raise ValueError(f"{f}: missing image_id in row {ids.is_null().to_numpy(zero_copy_only=False).argmax()}")
-        ids = ids.to_pylist()
-        if len(set(ids)) < len(ids):
-            first = {}
-            for r, k in enumerate(ids):
-                if k in first: raise ValueError(f"{f}: duplicate image_id {k!r} (rows {first[k]} and {r})")
-                first[k] = r
-        for k in ids:
-            if k in seen: raise ValueError(f"image_id {k!r} is in both {seen[k]} and {f}")
-        seen.update(dict.fromkeys(ids, f))
+        for r, k in enumerate(ids.to_pylist()):
+            if (g := seen.setdefault(k, (f, r))) != (f, r):
+                raise ValueError(f"{f}: duplicate image_id {k!r} (rows {g[1]} and {r})" if g[0] == f else f"image_id {k!r} is in both {g[0]} and {f}")
 
 # %% ../nbs/03_data.ipynb #34a088c2
 def preprocess(files, # competition-layout parquet files; the cache's rows follow their order
@@ -332,7 +326,6 @@ def preprocess(files, # competition-layout parquet files; the cache's rows follo
                         raise
         ids = [i for p in parts for i in p]
         if len(ids) != n: raise ValueError(f"{n} rows expected from the footers of {[f.name for f in files]}, {len(ids)} read")
-        if len(set(ids)) != len(ids): raise ValueError(f"duplicate image ids across {[f.name for f in files]}")
         with open(tmp_ids, 'wb') as f: np.save(f, np.array(ids))
     return _load_cache(path, params)
 

@@ -665,16 +665,16 @@ def fonts_cli(packages:Annotated[str, 'npm packages, folders npm can pack, or .t
               list_fonts:bool=False, # only list the fonts that find_fonts uses, by design
               quiet:bool=False): # no progress bar
     "Install more Bengali font designs (fontsource's OFL-licensed npm packages) where find_fonts looks, each checked before use"
-    with cli_errors('bengali-fa-fonts', active=is_cli(fonts_cli)):
+    with cli_errors('bengali-fa-fonts', active=is_cli(fonts_cli)):  # (a Python call raises)
         res = {} if list_fonts else install_fonts(packages or FONT_PACKAGES, dest, registry, progress=not quiet)
-    for spec, r in res.items():
-        if isinstance(r, Exception): print(f'bengali-fa-fonts: error: {r}', file=sys.stderr); continue
-        s = json.loads((r/'source.json').read_text())
-        print(f"installed {s['package']} {s['version']} ({s['license']}): {', '.join(s['designs'])}, {len(s['fonts'])} font file(s) -> {r}")
-    if dest is None or list_fonts:
-        fonts, _ = find_fonts(quiet=True) if dest is None else find_fonts(font_dirs=[dest], quiet=True)
-        fd = font_designs(fonts)
-        print(f"find_fonts uses {len(fd)} designs: " + ', '.join(f'{d} ({len(v)})' for d, v in fd.items()))
-    failed = [s for s, r in res.items() if isinstance(r, Exception)]
-    if failed and is_cli(fonts_cli): raise SystemExit(2)
+        for spec, r in res.items():
+            if isinstance(r, Exception): print(f'bengali-fa-fonts: error: {r}', file=sys.stderr); continue
+            s = json.loads((r/'source.json').read_text())
+            print(f"installed {s['package']} {s['version']} ({s['license']}): {', '.join(s['designs'])}, {len(s['fonts'])} font file(s) -> {r}")
+        if dest is None or list_fonts:
+            fonts, _ = find_fonts(quiet=True) if dest is None else find_fonts(font_dirs=[dest], quiet=True)
+            fd = font_designs(fonts)
+            print(f"find_fonts uses {len(fd)} designs: " + ', '.join(f'{d} ({len(v)})' for d, v in fd.items()))
+        failed = [s for s, r in res.items() if isinstance(r, Exception)]
+        if failed and is_cli(fonts_cli): raise SystemExit(2)
     return res
