@@ -43,7 +43,7 @@ def main():
     a = ap.parse_args()
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     from bengali_fa.train import train, train_config
-    from bengali_fa.data import preprocess
+    from bengali_fa.preprocess import preprocess
     from bengali_fa.predict import predict_parquets
     cfg = train_config(a.override)
     cache = Path(os.environ['BENGALI_FA_CACHE'])/'bench'

@@ -29,14 +29,15 @@ def loader_rate(dl, n_batches):
         b = next(it); n += len(b[0])
     return n / (time.perf_counter() - t)
 
-PEAK = ("import resource, sys; from bengali_fa.data import preprocess; "
+PEAK = ("import resource, sys; from bengali_fa.preprocess import preprocess; "
         "preprocess(sys.argv[2:], size=64, cache_dir=sys.argv[1], chunk_rows=256, progress=False); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--n-train', type=int, default=2000); a = ap.parse_args()
     from bengali_fa.synth import write_dataset
-    from bengali_fa.data import preprocess, bengali_dls, bengali_datablock
+    from bengali_fa.preprocess import preprocess
+    from bengali_fa.data import bengali_dls, bengali_datablock
     tmp = Path(tempfile.mkdtemp(prefix='bengali_fa_bench_')); atexit.register(shutil.rmtree, tmp, True)  # removed however the run ends (but SIGKILL)
     src = write_dataset(tmp/'synth', n_train=a.n_train, n_test=300, seed=0, rows_per_file=a.n_train // 4, progress=False, n_workers=2)
     rows = []

@@ -23,7 +23,8 @@ a = ap.parse_args()
 import numpy as np, torch
 import pandas as pd
 from bengali_fa.synth import write_dataset
-from bengali_fa.data import bengali_dls, default_cache_dir
+from bengali_fa.data import bengali_dls
+from bengali_fa.preprocess import default_cache_dir
 from bengali_fa.learner import bengali_learner
 from bengali_fa.model import BengaliModel
 from bengali_fa.loss import MultiHeadLoss

@@ -114,7 +114,8 @@ def main():
     if a.merge: return merge(a.merge, Path(a.out), a.note)
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     from bengali_fa.train import train, train_config
-    from bengali_fa.data import preprocess, _split
+    from bengali_fa.preprocess import preprocess
+    from bengali_fa.data import split_data
     from bengali_fa.predict import predict_parquets
     cfg = train_config(a.override)
     n_train = cfg.data.n_train
@@ -131,7 +132,9 @@ def main():
         # the library's own training rows for this seed (its fold split, and the rendered extras when the config has
         # them); called first so that rendering the extras is cached and not counted in the timed run
         d = cfg.data
-        x, _, ys, tr, *_ = _split(data, size, d.fold, d.n_folds, d.holdout, s, d.cache_dir or None, False, False, d.extra_renders, d.extra_graphemes)
+        sp = split_data(data, size=size, fold=d.fold, n_folds=d.n_folds, holdout=d.holdout, seed=s, cache_dir=d.cache_dir or None, progress=False,
+                        extra_renders=d.extra_renders, extra_graphemes=d.extra_graphemes)
+        x, ys, tr = sp.x, sp.targets, sp.train
         tr = np.sort(tr)
         t = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):

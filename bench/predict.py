@@ -11,10 +11,11 @@ import argparse, atexit, json, os, platform, shutil, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from bengali_fa.synth import write_dataset
-from bengali_fa.data import iter_parquet_images, preprocess_images
+from bengali_fa.parquet import iter_parquet_images
+from bengali_fa.preprocess import preprocess_images
 from bengali_fa.model import BengaliModel
 from bengali_fa.predict import predict_parquets, parquet_files, tta_views, _channels_last, _prediction_net
-from bengali_fa.learner import _autocast_dtype
+from bengali_fa.learner import autocast_dtype as _autocast_dtype
 
 N_KAGGLE = 200_000
 

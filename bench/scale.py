@@ -76,7 +76,7 @@ def child_iter_batches(files):
     return dict(seconds=time.perf_counter() - t)
 
 def child_preprocess(files, size, workers, cache, chunk_rows=None):
-    from bengali_fa.data import preprocess
+    from bengali_fa.preprocess import preprocess
     t = time.perf_counter()
     kw = dict(n_workers=workers) if workers else {}  # workers 0: a library without the argument (--baseline)
     if chunk_rows: kw['chunk_rows'] = chunk_rows
@@ -132,8 +132,9 @@ def predict_rates(src, rows, size, bs, tta, compile_, threads=(1,), tta_rows=819
     import torch
     from bengali_fa.model import BengaliModel
     from bengali_fa.predict import predict_parquets, fold_batchnorm, _channels_last, _prediction_net
-    from bengali_fa.learner import _autocast_dtype
-    from bengali_fa.data import iter_parquet_images, preprocess_images
+    from bengali_fa.learner import autocast_dtype as _autocast_dtype
+    from bengali_fa.parquet import iter_parquet_images
+    from bengali_fa.preprocess import preprocess_images
     # rows 0: the 4 files of the set, as the test set (its row groups' decode before their first predictions included)
     f = [src/f'train_image_data_{k}.parquet' for k in range(N_FILES)] if rows == 0 else test_slice(src, rows)
     rows = rows or sum(pq.ParquetFile(g).metadata.num_rows for g in f)

@@ -6,7 +6,8 @@ import argparse, json, os, platform, resource, shutil, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from bengali_fa.labels import train_graphemes
-from bengali_fa.synth import find_fonts, covers, render_batch, write_dataset
+from bengali_fa.fonts import find_fonts, covers
+from bengali_fa.synth import render_batch, write_dataset
 
 def render_rate(n=1024, sub=64):
     fonts, _ = find_fonts(quiet=True)

@@ -74,7 +74,9 @@ def predict_images(model, x, pre, bs=256):
 def evaluate(a, data, man, cache):
     from bengali_fa.bundle import load_bundle
     from bengali_fa.predict import predict_parquets, unseen_score, energy_score, calibrate_threshold, combine_heads, POLICIES
-    from bengali_fa.data import bengali_dls, render_extras, preprocess
+    from bengali_fa.data import bengali_dls
+    from bengali_fa.extras import render_extras
+    from bengali_fa.preprocess import preprocess
     from bengali_fa.labels import train_graphemes
     from sklearn.metrics import roc_auc_score
     te_files = sorted(data.glob('test_image_data_*.parquet'))

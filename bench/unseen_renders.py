@@ -43,7 +43,7 @@ def main():
     load0 = os.getloadavg()
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     from bengali_fa.train import train, train_config
-    from bengali_fa.data import render_extras
+    from bengali_fa.extras import render_extras
     from bengali_fa.predict import predict_parquets, make_submission, score_submission
     cache = Path(os.environ['BENGALI_FA_CACHE'])
     t = time.perf_counter()

@@ -18,7 +18,7 @@ from .model import BengaliModel
 
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'BUNDLE_VERSION', 'WEIGHTS_FILE', 'META_FILE', 'PREPROCESSING_KEYS', 'HEAD_NAMES',
-           'check_preprocessing', 'model_config', 'save_bundle', 'bundle_from_learner', 'bundle_dir',
+           'check_preprocessing', 'model_config', 'check_dest', 'save_bundle', 'bundle_from_learner', 'bundle_dir',
            'read_bundle_meta', 'load_bundle']
 
 # %% ../nbs/10_bundle.ipynb #27666c07
@@ -67,7 +67,11 @@ def _write_weights(sd:dict, path:Path):
     from safetensors.torch import save_file
     save_file(sd, str(path), metadata={'format': 'pt'})
 
-def _check_dest(path:Path, overwrite:bool, marker:str, what:str):
+def check_dest(path:Path, # the folder about to be written
+               overwrite:bool, # whether an existing folder of this kind may be replaced
+               marker:str, # the file that marks a folder of this kind (e.g. the bundle's meta file)
+               what:str, # the kind, for the error message ('model bundle')
+              ):
     "Refuse to replace `path` unless `overwrite` and it is a `what` folder (it holds `marker`)"
     if not path.exists(): return
     if not path.is_dir(): raise FileExistsError(f"{path} exists and is a file, not a {what} folder")
@@ -87,7 +91,7 @@ def save_bundle(path, # the bundle folder to write
                 n_classes={n: h[-1].out_features for n, h in zip(HEAD_NAMES, m.heads)}, extra=extra or {})
     try: json.dumps(meta, allow_nan=False)  # fail before anything is written
     except (TypeError, ValueError) as e: raise ValueError(f"bundle metadata is not JSON-serialisable ({e}): `extra` must hold numbers, strings, lists and dicts") from None
-    _check_dest(path, overwrite, META_FILE, 'model bundle')
+    check_dest(path, overwrite, META_FILE, 'model bundle')
     with atomic_path(path, folder=True) as tmp:
         _write_weights({k: v.detach().cpu().contiguous() for k, v in m.state_dict().items()}, tmp/WEIGHTS_FILE)
         meta['weights_sha256'] = _sha256(tmp/WEIGHTS_FILE)

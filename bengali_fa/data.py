@@ -1,4 +1,4 @@
-"""Chunked parquet reading, a preprocessing cache, labels and folds, a fastai `DataBlock` and a fast batch loader.
+"""Labels and folds, the fast batch loader and `bengali_dls`, and a fastai `DataBlock`: from a competition-layout folder to what a `Learner` trains on.
 
 Docs: https://bengali-fa.github.io/bengali_fa/data.html.md"""
 
@@ -6,18 +6,17 @@ Docs: https://bengali-fa.github.io/bengali_fa/data.html.md"""
 
 # %% ../nbs/03_data.ipynb #a6f7a4f2
 from __future__ import annotations
-import hashlib, json, os, shutil, tempfile, time, warnings
-from collections import deque
-from dataclasses import dataclass, asdict, field
+import inspect, warnings
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-import pyarrow as pa, pyarrow.parquet as pq
-from PIL import Image
-from tqdm.auto import tqdm
-from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, PARQUET_SCHEMA, TRAIN_COLS, SetupError, atomic_path, remove_stale
+from .core import IMG_H, IMG_W
 from .labels import *
-from .synth import RenderConfig, find_fonts, font_family, _pick_fonts, _write_images
+from .parquet import parquet_files
+from .preprocess import preprocess
+from .extras import EXTRA_GRAPHEMES, extra_grapheme_set, read_extra_csv, render_extras, synth_info
 with third_party_imports():  # without fastai's import-time deprecation notices
+    from fastcore.meta import delegates
     from fastai.data.core import DataLoaders, TfmdDL
     from fasttransform import Pipeline
     from fastai.data.load import DataLoader
@@ -29,329 +28,15 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.torch_core import TensorImageBW, TensorCategory, default_device
 
 # %% auto #0
-__all__ = ['CACHE_VERSION', 'EXTRA_GRAPHEMES', 'EXTRA_STREAM', 'EXTRA_VERSION', 'check_parquet', 'iter_parquet_images',
-           'ink_bbox', 'crop_resize', 'preprocess_images', 'default_cache_dir', 'prefetch', 'ImageCache', 'preprocess',
-           'read_train_csv', 'label_images', 'stratified_folds', 'grapheme_holdout', 'extra_fonts',
-           'extra_grapheme_set', 'render_extras', 'read_extra_csv', 'StackedImages', 'CacheItems', 'BatchDL',
-           'show_labelled', 'BengaliTfmdDL', 'batch_tfms', 'bengali_dls', 'bengali_datablock']
-
-# %% ../nbs/03_data.ipynb #89f358d8
-_PIXEL_SET, _INDEX_COLS = set(PIXEL_COLS), {'__index_level_0__', 'index', 'Unnamed: 0', ''}
-
-def _open_parquet(path) -> pq.ParquetFile:
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such parquet file")
-    # no pre-buffering and small read buffers: a few hundred column readers are open at once, each would hold its own copy
-    try: return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 16)
-    except Exception as e: raise ValueError(f"{path}: not a readable parquet file, perhaps truncated or corrupt ({e})") from None
-
-def _layout_ok(s:pa.Schema) -> bool:
-    "One schema comparison (in C++) for the usual file: `image_id` (string), the pixel columns in order, maybe a pandas index last"
-    if len(s) == N_PIXELS + 2 and s.names[-1] in _INDEX_COLS: s = s.remove(N_PIXELS + 1)
-    return s.equals(PARQUET_SCHEMA)
-
-def check_parquet(path, # a parquet file with `image_id` and the uint8 pixel columns '0' ... '32331'
-                  pf:pq.ParquetFile|None=None # `path` already open (its 32k-column footer read once); None: open it here
-                 ) -> int:
-    "Validate the columns and dtypes of a competition-layout image file; return its number of rows"
-    pf = pf or _open_parquet(path)
-    if _layout_ok(pf.schema_arrow): return pf.metadata.num_rows
-    # otherwise find what is wrong (or allowed: large_string ids, an index column elsewhere)
-    types = {f.name: f.type for f in pf.schema_arrow}  # one pass: 32k columns make per-name lookups quadratic
-    if 'image_id' not in types: raise ValueError(f"{path}: no 'image_id' column")
-    missing = [c for c in PIXEL_COLS if c not in types]
-    if missing: raise ValueError(f"{path}: {len(missing)} pixel columns missing, e.g. {missing[:3]} (expected '0' ... '{N_PIXELS - 1}', "
-                                 f"{N_PIXELS} columns for {IMG_H}x{IMG_W} images)")
-    extra = [c for c in types if c != 'image_id' and c not in _PIXEL_SET]
-    if len(extra) > 1 or (extra and extra[0] not in _INDEX_COLS): raise ValueError(f"{path}: unexpected columns {extra[:5]}")
-    if [c for c in types if c in _PIXEL_SET] != PIXEL_COLS: raise ValueError(f"{path}: pixel columns are not in order '0' ... '{N_PIXELS - 1}'")
-    bad = {str(types[c]) for c in PIXEL_COLS} - {'uint8'}
-    if bad: raise ValueError(f"{path}: pixel columns must be uint8, found {sorted(bad)}")
-    if not (pa.types.is_string(types['image_id']) or pa.types.is_large_string(types['image_id'])):
-        raise ValueError(f"{path}: image_id must be strings, found {types['image_id']}")
-    return pf.metadata.num_rows
-
-# %% ../nbs/03_data.ipynb #d141c5b2
-def _pixel_cols(s:pa.Schema) -> list:
-    "Indices of the pixel columns '0' ... '32331' in a validated schema"
-    return list(range(1, N_PIXELS + 1)) if _layout_ok(s) else [i for i, n in enumerate(s.names) if n in _PIXEL_SET]
-
-def _read_columns(pf:pq.ParquetFile, g:int, idx:list, path, row:int) -> pa.Table:
-    "Columns `idx` (indices) of row group `g`, whole: each column chunk decoded once, in C++, by its index (not its name)"
-    try: return pf.reader.read_row_group(g, column_indices=idx, use_threads=False)
-    except (OSError, pa.ArrowException) as e: raise ValueError(f"{path}: corrupt data in the row group starting at row {row} ({e})") from None
-
-def _rows(b:pa.RecordBatch, path, row:int, tile:int=64) -> np.ndarray:
-    "uint8 columns `b` as one (rows, columns) row-major array, transposed `tile` columns at a time"
-    # a transpose as wide as a block (hundreds of columns) runs ~10x slower than in tiles that stay in the CPU's cache
-    cs = b.columns  # a new list of every column at each access: once
-    if any(c.null_count for c in cs): raise ValueError(f"{path}: missing pixel values in the row group starting at row {row}")
-    out = np.empty((b.num_rows, len(cs)), np.uint8)
-    for j in range(0, len(cs), tile): out[:, j:j + tile] = np.stack([np.asarray(c) for c in cs[j:j + tile]]).T
-    return out
-
-def _decode_row_group(pf:pq.ParquetFile, g:int, cols:list, path, row:int, fh, slice_bytes:int) -> list:
-    "Write row group `g`'s pixels to the empty file `fh` as blocks of columns, each (rows, k) row-major; the blocks' `(offset, c0, c1)`"
-    n, blocks = pf.metadata.row_group(g).num_rows, []
-    k = max(64, slice_bytes // max(n, 1))  # columns per block: a block is at most `slice_bytes` (or 64 columns) of uint8
-    for c0 in range(0, len(cols), k):
-        c1 = min(c0 + k, len(cols))
-        b = _read_columns(pf, g, cols[c0:c1], path, row).combine_chunks().to_batches()[0]
-        blocks.append((fh.tell(), c0, c1))
-        fh.write(_rows(b, path, row).data)  # (n, k)
-    return blocks
-
-def _read_rows(fh, blocks:list, r0:int, r1:int) -> np.ndarray:
-    "Rows `r0:r1` of a decoded row group as (r1 - r0, 137, 236) uint8: from each block, one contiguous read"
-    out, n = np.empty((r1 - r0, N_PIXELS), np.uint8), r1 - r0
-    buf = np.empty(n * max(c1 - c0 for _, c0, c1 in blocks), np.uint8)
-    for off, c0, c1 in blocks:
-        fh.seek(off + r0 * (c1 - c0)); m = n * (c1 - c0)
-        if fh.readinto(memoryview(buf[:m])) != m: raise OSError(f"{fh.name}: temporary file shorter than written")
-        out[:, c0:c1] = buf[:m].reshape(n, c1 - c0)
-    return out.reshape(-1, IMG_H, IMG_W)
-
-def _stage(pf:pq.ParquetFile, path, row_groups=None, start:int=0, tmp_dir=None, slice_bytes:int=8 << 20):
-    "`(ids, fh, blocks)` for row groups `row_groups` (default: all) of a validated file, `start` the first row's number: the pixels in temporary file `fh`, which the caller closes"
-    s, md, done = pf.schema_arrow, pf.metadata, start
-    cols, idc = _pixel_cols(s), s.get_field_index('image_id')
-    for g in range(md.num_row_groups) if row_groups is None else row_groups:
-        n = md.row_group(g).num_rows
-        if n == 0: continue
-        ids = _read_columns(pf, g, [idc], path, done).column(0)
-        if ids.null_count: raise ValueError(f"{path}: missing image_id in rows {done}..{done + n - 1}")
-        # the row group's pixels go through a temporary file (the page cache), so memory holds one block or chunk
-        fh = tempfile.TemporaryFile(dir=tmp_dir, prefix='bengali_fa_rows_')
-        try: blocks = _decode_row_group(pf, g, cols, path, done, fh, slice_bytes); fh.flush()
-        except BaseException: fh.close(); raise
-        yield ids.to_pylist(), fh, blocks
-        done += n
-
-def _chunks(staged, chunk_rows:int):
-    "`(ids, images)` chunks of at most `chunk_rows` rows of staged row groups (`_stage`), each file closed once read"
-    for ids, fh, blocks in staged:
-        with fh:
-            for r0 in range(0, len(ids), chunk_rows): yield ids[r0:r0 + chunk_rows], _read_rows(fh, blocks, r0, min(r0 + chunk_rows, len(ids)))
-
-def _iter_file(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:int=0, tmp_dir=None, slice_bytes:int=8 << 20):
-    "`(ids, images)` chunks of row groups `row_groups` (default: all) of a validated file, `start` the first row's number"
-    return _chunks(_stage(pf, path, row_groups, start, tmp_dir, slice_bytes), chunk_rows)
-
-def iter_parquet_images(path, # a competition-layout parquet file, validated first (`check_parquet`)
-                        chunk_rows:int=2048, # images per chunk (a row group's last chunk may have fewer)
-                        tmp_dir=None): # where a row group's decoded pixels are staged (rows x 32 kB); default: the system's
-    "Yield `(ids, images)` chunks of a competition-layout parquet file: a list of str and an (n, 137, 236) uint8 array"
-    pf = _open_parquet(path)  # opening reads the 32k-column footer: once per file
-    check_parquet(path, pf)
-    yield from _iter_file(pf, path, chunk_rows, tmp_dir=tmp_dir)
-
-# %% ../nbs/03_data.ipynb #fa569309
-def ink_bbox(x:np.ndarray, # uint8 images (n, H, W): ink-high (255 minus the competition's pixels), or the competition's own
-             threshold:int=80, # ink is above it in ink-high images (below 255 - threshold in the competition's)
-             edge:int=5, # pixels along each border not searched for ink
-             ink_high:bool=True # False: `x` is the competition's dark ink on white, read as it is (no inverted copy)
-            ) -> np.ndarray:
-    "(n, 4) boxes `y0, y1, x0, x1` (end exclusive) of the ink in images `x`; the full image if none"
-    n, H, W = x.shape
-    inner = x[:, edge:H - edge, edge:W - edge]
-    m = inner > threshold if ink_high else inner < 255 - threshold
-    rows, cols = m.any(2), m.any(1)
-    if not m.size: return np.tile([0, H, 0, W], (n, 1))  # edges that leave nothing to search: no ink found
-    has = rows.any(1)
-    y0, y1 = rows.argmax(1) + edge, H - edge - rows[:, ::-1].argmax(1)
-    x0, x1 = cols.argmax(1) + edge, W - edge - cols[:, ::-1].argmax(1)
-    box = np.stack([y0, y1, x0, x1], 1)
-    box[~has] = (0, H, 0, W)
-    return box
-
-# %% ../nbs/03_data.ipynb #3e7e1ea1
-def crop_resize(img:np.ndarray, # one uint8 image (H, W), ink-high unless `ink_high=False`
-                box, # `(y0, y1, x0, x1)`, end exclusive, as `ink_bbox` returns it
-                size:int, # side of the square result in pixels
-                margin:int=8, # pixels added around `box` (within the image) before padding to a square
-                ink_high:bool=True # False: `img` is the competition's dark ink on white; only the crop is inverted
-               ) -> np.ndarray:
-    "Crop `img` to `box` plus `margin`, pad to a centred square and resize to `size` x `size`: an ink-high image"
-    H, W = img.shape
-    y0, y1, x0, x1 = box
-    y0, y1, x0, x1 = max(y0 - margin, 0), min(y1 + margin, H), max(x0 - margin, 0), min(x1 + margin, W)
-    h, w = y1 - y0, x1 - x0
-    sq = np.zeros((max(h, w),) * 2, np.uint8)
-    oy, ox = (len(sq) - h) // 2, (len(sq) - w) // 2
-    if ink_high: sq[oy:oy + h, ox:ox + w] = img[y0:y1, x0:x1]
-    else: np.subtract(255, img[y0:y1, x0:x1], out=sq[oy:oy + h, ox:ox + w])
-    return np.asarray(Image.fromarray(sq).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None))
-
-# %% ../nbs/03_data.ipynb #13332ea5
-def preprocess_images(imgs:np.ndarray, # competition images (n, 137, 236) uint8, dark ink on white
-                      size:int|None=128, # side of the square result; None: no crop or resize, only inverted (n, 137, 236)
-                      threshold:int=80, # ink level for finding the ink's box (`ink_bbox`)
-                      margin:int=8, # pixels kept around the ink's box
-                      edge:int=5 # pixels along each border ignored when finding the ink
-                     ) -> np.ndarray:
-    "Competition images (n, 137, 236), dark ink on white, to model inputs: ink-high, cropped and resized"
-    if size is None: return 255 - imgs
-    # boxes and crops straight from the competition's pixels: only the crops are inverted, never a whole image
-    out = np.empty((len(imgs), size, size), np.uint8)
-    for o, im, b in zip(out, imgs, ink_bbox(imgs, threshold, edge, ink_high=False)): o[:] = crop_resize(im, b, size, margin, ink_high=False)
-    return out
-
-# %% ../nbs/03_data.ipynb #7f85ee92
-CACHE_VERSION = 1
-
-def default_cache_dir() -> Path:
-    "The folder of preprocessing caches and rendered images: `$BENGALI_FA_CACHE`, else `~/.cache/bengali_fa`"
-    return Path(os.environ.get('BENGALI_FA_CACHE', '~/.cache/bengali_fa')).expanduser()
-
-# %% ../nbs/03_data.ipynb #234c6eba
-def prefetch(it, # any iterable; an exception it raises is raised again here
-             depth:int=1): # items computed ahead of the one in use (the bound on what is held: depth + 1)
-    "Iterate `it` in a background thread, at most `depth` items ahead (parquet decoding, numpy and PIL release the GIL)"
-    from concurrent.futures import ThreadPoolExecutor
-    if depth < 1: raise ValueError(f"depth must be >= 1, got {depth}")
-    it, end, ex = iter(it), object(), ThreadPoolExecutor(1)
-    try:
-        ahead = deque(ex.submit(next, it, end) for _ in range(depth))
-        while (o := ahead.popleft().result()) is not end:
-            ahead.append(ex.submit(next, it, end))
-            yield o
-    finally: ex.shutdown(wait=False, cancel_futures=True)  # stopped early: nothing more is computed
-
-# %% ../nbs/03_data.ipynb #fd0bd2ee
-@dataclass
-class ImageCache:
-    "Preprocessed images `x` (memory-mapped, (n, H, W) uint8), their `ids` in file order, and the `params` they were made with"
-    path: Path
-    ids: np.ndarray
-    x: np.ndarray
-    params: dict = field(default_factory=dict)  # `size, threshold, margin, edge` of `preprocess_images`
-    def __len__(self): return len(self.ids)
-
-def _cache_key(files, **params) -> str:
-    d = dict(v=CACHE_VERSION, params=params,
-             files=[(Path(f).name, Path(f).stat().st_size, Path(f).stat().st_mtime_ns) for f in files])
-    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
-def _load_cache(path:Path, params:dict) -> ImageCache|None:
-    ids_f = path.with_suffix('.ids.npy')
-    if not (path.exists() and ids_f.exists()): return None
-    return ImageCache(path, np.load(ids_f), np.load(path, mmap_mode='r'), params)
-
-# %% ../nbs/03_data.ipynb #ba49e0fc
-def _work_units(files, pfs, n_workers:int) -> list:
-    "`(file, row groups, first row)`: each file whole, or split into runs of row groups when there are fewer files than workers"
-    units, start = [], 0
-    for f, pf in zip(files, pfs):
-        md = pf.metadata
-        for rgs in np.array_split(np.arange(md.num_row_groups), min(md.num_row_groups, max(1, -(-n_workers // len(files))))):
-            units.append((f, rgs.tolist(), start))
-            start += sum(md.row_group(g).num_rows for g in rgs)
-    return units
-
-def _prep_unit(f, row_groups, start, out, chunk_rows, params, bar=None) -> list:
-    "Preprocess `row_groups` of file `f` into rows `start`... of the cache file `out` (opened here: any process can run it); their ids"
-    x = np.load(out, mmap_mode='r')  # its header: where row 0 starts and a row's size
-    off, row, ids, i = x.offset, x.itemsize * int(np.prod(x.shape[1:])), [], start
-    del x
-    # plain writes, not a writable memmap: the cache's pages stay out of this process's memory (RSS)
-    with open(out, 'r+b') as fh:
-        # decode the next chunk meanwhile; a row group's pixels are staged next to the cache
-        for cid, imgs in prefetch(_iter_file(_open_parquet(f), f, chunk_rows, row_groups, start, tmp_dir=Path(out).parent)):
-            fh.seek(off + i * row); fh.write(np.ascontiguousarray(preprocess_images(imgs, **params)).data)
-            ids += cid; i += len(cid)
-            if bar is not None: bar.update(len(cid))
-    return ids
-
-def _n_workers(n_workers) -> int:
-    if n_workers is None: n_workers = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-    return max(int(n_workers), 1)
-
-# %% ../nbs/03_data.ipynb #8b7a8ef3
-def _check_ids(files, pfs):
-    "Every image id present and unique, within each file and across them (only the id column is read): else a clear error"
-    seen = {}  # id -> (file, row)
-    for f, pf in zip(files, pfs):
-        ids = pf.read(columns=['image_id']).column(0)
-        if ids.null_count: raise ValueError(f"{f}: missing image_id in row {ids.is_null().to_numpy(zero_copy_only=False).argmax()}")
-        for r, k in enumerate(ids.to_pylist()):
-            if (g := seen.setdefault(k, (f, r))) != (f, r):
-                raise ValueError(f"{f}: duplicate image_id {k!r} (rows {g[1]} and {r})" if g[0] == f else f"image_id {k!r} is in both {g[0]} and {f}")
-
-# %% ../nbs/03_data.ipynb #34a088c2
-def preprocess(files, # competition-layout parquet files; the cache's rows follow their order
-               size:int|None=128, # side of the square images; None: full 137 x 236, only inverted (`preprocess_images`)
-               threshold:int=80, # ink level for finding the ink's box (`ink_bbox`)
-               margin:int=8, # pixels kept around the ink's box
-               edge:int=5, # pixels along each border ignored when finding the ink
-               cache_dir=None, # where the cache is written; default: `default_cache_dir()`
-               chunk_rows:int=2048, # rows decoded at a time per worker: the memory bound (see above)
-               progress:bool=True, # show a progress bar
-               n_workers:int|None=None, # processes, each preprocessing whole files or runs of row groups; default: the usable CPUs
-              ) -> ImageCache:
-    "Preprocess competition parquet `files` into a cached uint8 memmap (reused when inputs and parameters match)"
-    files = [Path(f) for f in files]
-    if not files: raise ValueError("no parquet files given")
-    if missing := [f for f in files if not f.is_file()]: raise FileNotFoundError(f"{missing[0]}: no such parquet file")
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    params = dict(size=size, threshold=threshold, margin=margin, edge=edge)
-    key = _cache_key(files, **params)
-    path = cache_dir/f'{files[0].stem.rsplit("_", 1)[0]}-{size or "full"}-{key}.npy'
-    remove_stale(cache_dir)  # what a killed run left half written
-    if (c := _load_cache(path, params)) is not None: return c
-    pfs = [_open_parquet(f) for f in files]  # each footer read once here (workers reopen theirs)
-    n = sum(check_parquet(f, pf) for f, pf in zip(files, pfs))  # validate every file before writing anything
-    _check_ids(files, pfs)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    H, W = (IMG_H, IMG_W) if size is None else (size, size)
-    n_workers = _n_workers(n_workers)
-    units = _work_units(files, pfs, n_workers)
-    del pfs
-    # the image file appears last (after its ids), when everything is complete
-    with atomic_path(path) as tmp, atomic_path(path.with_suffix('.ids.npy')) as tmp_ids:
-        np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(n, H, W)).flush()  # preallocated; units write disjoint rows
-        with tqdm(total=n, desc=f'preprocessing {len(files)} files', unit='img', disable=None if progress else True) as bar:
-            if n_workers == 1 or len(units) == 1: parts = [_prep_unit(*u, tmp, chunk_rows, params, bar) for u in units]
-            else:
-                import multiprocessing as mp
-                from concurrent.futures import ProcessPoolExecutor
-                ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
-                with ProcessPoolExecutor(min(n_workers, len(units)), mp_context=ctx) as ex:
-                    futs = [ex.submit(_prep_unit, *u, tmp, chunk_rows, params) for u in units]
-                    try:
-                        parts = []
-                        for (f, rgs, _), fu in zip(units, futs):
-                            parts.append(fu.result()); bar.update(len(parts[-1]))
-                    except BaseException:
-                        for fu in futs: fu.cancel()
-                        raise
-        ids = [i for p in parts for i in p]
-        if len(ids) != n: raise ValueError(f"{n} rows expected from the footers of {[f.name for f in files]}, {len(ids)} read")
-        with open(tmp_ids, 'wb') as f: np.save(f, np.array(ids))
-    return _load_cache(path, params)
+__all__ = ['read_train_csv', 'label_images', 'stratified_folds', 'grapheme_holdout', 'StackedImages', 'CacheItems', 'BatchDL',
+           'show_labelled', 'BengaliTfmdDL', 'batch_tfms', 'Split', 'split_data', 'bengali_dls', 'bengali_datablock']
 
 # %% ../nbs/03_data.ipynb #a7792d2b
-def _read_labels_csv(path) -> pd.DataFrame:
-    "Read a labels file with train.csv's columns; check the columns, integer labels in range and unique ids"
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
-    df = pd.read_csv(path, dtype={'image_id': str, 'grapheme': str}, keep_default_na=False)
-    need = ['image_id', *COMPONENTS, 'grapheme']
-    if missing := [c for c in need if c not in df.columns]: raise ValueError(f"{path}: missing columns {missing}")
-    for c in COMPONENTS:
-        v = pd.to_numeric(df[c], errors='coerce')
-        bad = v.isna() | (v < 0) | (v >= N_CLASSES[c]) | (v != v.round())
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(f"{path}: {c} must be integers 0..{N_CLASSES[c] - 1}; row {i + 2} ({df.image_id[i]}) has {df[c].iloc[i]!s}")
-        df[c] = v.astype(np.int64)
-    if df.image_id.duplicated().any(): raise ValueError(f"{path}: duplicate image_id {df.image_id[df.image_id.duplicated()].iloc[0]!r}")
-    return df
-
 def read_train_csv(path # a competition `train.csv`: image_id, the three labels and grapheme
                   ) -> pd.DataFrame:
     "Read and validate a competition `train.csv` (columns, integer labels in range, known graphemes)"
     path = Path(path)
-    df = _read_labels_csv(path)
+    df = read_labels_csv(path)
     gi = {g: i for i, g in enumerate(train_graphemes().grapheme)}
     df['grapheme_idx'] = df.grapheme.map(gi)
     if df.grapheme_idx.isna().any():
@@ -401,140 +86,6 @@ def grapheme_holdout(labels:pd.DataFrame, # a row per image with the three label
             held.append(gr)
             for c in COMPONENTS: left[c][g.at[gr, c]] -= size[gr]
     return labels.grapheme.isin(held).to_numpy()
-
-# %% ../nbs/03_data.ipynb #4ff68f4f
-EXTRA_GRAPHEMES = ('unseen', 'all', 'roots')
-EXTRA_STREAM = 2  # the random stream of rendered extras (write_dataset's train and test images are streams 0 and 1)
-EXTRA_VERSION = 2  # part of the cache key: bump when rendering extras changes (2: fonts drawn by design)
-
-def _synth_info(path) -> dict|None:
-    "The `synth_info.json` of a competition-layout folder, or None (the real competition data has none)"
-    f = Path(path)/'synth_info.json'
-    if not f.is_file(): return None
-    try: return json.loads(f.read_text())
-    except ValueError as e: raise ValueError(f"{f}: not valid JSON ({e})") from None
-
-def extra_fonts(path=None, # the competition-layout folder trained on: a synthetic set's `synth_info.json` restricts the fonts
-                fonts=None, # candidate font files; default: every working Bengali font `find_fonts` finds
-               ) -> list:
-    "Fonts that renders for training on `path` may use: a synthetic set's `train_fonts` (never `test_only_fonts`), else every candidate"
-    cands = [Path(f) for f in fonts] if fonts is not None else find_fonts(quiet=True)[0]
-    info = _synth_info(path) if path is not None else None
-    if info is None:
-        if len({font_family(p) for p in cands}) == 1:
-            warnings.warn(f"rendering training images in one font family only ({font_family(cands[0])}): they teach one design. "
-                          "Add fonts: `apt-get install fonts-beng fonts-noto-core` (Debian, Ubuntu, Colab) or pass `fonts`")
-        return cands
-    f = Path(path)/'synth_info.json'
-    if 'train_fonts' not in info: raise ValueError(f"{f}: no 'train_fonts' list, so the fonts the set trains on are unknown")
-    held, by_name = set(info.get('test_only_fonts', [])), {}
-    for p in cands: by_name.setdefault(p.name, p)
-    if missing := [n for n in info['train_fonts'] if n not in by_name]:
-        warnings.warn(f"{f}: train fonts {missing} are not among the fonts found here; rendering with the others")
-    out = [by_name[n] for n in info['train_fonts'] if n in by_name and n not in held]
-    if not out: raise SetupError(f"{f}: none of its train fonts {info['train_fonts']} is available to render with")
-    return out
-
-# %% ../nbs/03_data.ipynb #c46887c0
-def _ambiguous(g:pd.DataFrame) -> np.ndarray:
-    "Rows of `g` whose grapheme text is also the text of other labels (in `g` or among the train graphemes)"
-    tg = train_graphemes()
-    labels = {}
-    for df in (tg, g):
-        for *t, s in df[[*COMPONENTS, 'grapheme']].itertuples(index=False): labels.setdefault(s, set()).add(tuple(t))
-    return np.array([len(labels[s]) > 1 for s in g.grapheme], bool)
-
-def extra_grapheme_set(kind:str='unseen', # 'unseen': valid combinations not in train; 'all': those and the train graphemes; 'roots': every root alike
-                       per_root:int=8, # with 'roots': graphemes of each root (train graphemes and unseen combinations, drawn with a fixed seed)
-                      ) -> pd.DataFrame:
-    "Graphemes to render: 'unseen' (valid combinations absent from train), 'all' (those and the 1,295 train graphemes) or 'roots' (`per_root` of each root)"
-    if kind not in EXTRA_GRAPHEMES: raise ValueError(f"extra graphemes must be one of {EXTRA_GRAPHEMES}, got {kind!r}")
-    uc = unseen_combinations()[[*COMPONENTS, 'grapheme']]
-    uc = uc[~_ambiguous(uc)]
-    g = uc if kind == 'unseen' else pd.concat([train_graphemes()[[*COMPONENTS, 'grapheme']], uc])
-    if kind == 'roots':  # render_extras cycles over the rows: each root as often as any other, with varied diacritics
-        rng = np.random.default_rng(0)
-        g = pd.concat([r.iloc[rng.choice(len(r), per_root, replace=len(r) < per_root)] for _, r in g.groupby('grapheme_root')])
-    return g.reset_index(drop=True)
-
-# %% ../nbs/03_data.ipynb #d13223e3
-# the checks of rendered labels, for `render_extras` and `read_extra_csv`
-def _label_strings(r:int, v:int, c:int) -> set:
-    "The texts that show labels (r, v, c): the composed string, and the train graphemes' own strings for them"
-    tg = train_graphemes()
-    return {compose(r, v, c), *tg.grapheme[(tg.grapheme_root == r) & (tg.vowel_diacritic == v) & (tg.consonant_diacritic == c)]}
-
-def _check_combinations(df:pd.DataFrame, source):
-    "Every row of `df` is a valid combination and its `grapheme` text shows its labels (errors name `source` and the row)"
-    for i, (r, v, c, g) in enumerate(df[[*COMPONENTS, 'grapheme']].itertuples(index=False)):
-        row = f"row {i + 2}" + (f" ({df.image_id.iloc[i]})" if 'image_id' in df else '')
-        if not is_valid(r, v, c): raise ValueError(f"{source}: {row} has labels {r}/{v}/{c}, not a valid grapheme combination")
-        if g != compose(r, v, c) and g not in _label_strings(r, v, c):
-            raise ValueError(f"{source}: {row} has grapheme {g!r}, which is not the text of its labels {r}/{v}/{c}")
-
-# %% ../nbs/03_data.ipynb #314be646
-def _grapheme_table(graphemes) -> pd.DataFrame:
-    if isinstance(graphemes, str): return extra_grapheme_set(graphemes)
-    if not isinstance(graphemes, pd.DataFrame): raise TypeError(f"graphemes must be 'unseen', 'all' or a DataFrame, got {type(graphemes).__name__}")
-    if missing := [c for c in (*COMPONENTS, 'grapheme') if c not in graphemes.columns]: raise ValueError(f"graphemes: missing columns {missing}")
-    g = graphemes[[*COMPONENTS, 'grapheme']].astype({c: np.int64 for c in COMPONENTS}).drop_duplicates().reset_index(drop=True)
-    for c in COMPONENTS:
-        if ((g[c] < 0) | (g[c] >= N_CLASSES[c])).any(): raise ValueError(f"graphemes: {c} must be in 0..{N_CLASSES[c] - 1}")
-    _check_combinations(g, 'graphemes')
-    return g
-
-def render_extras(n:int, # images to render
-                  graphemes='unseen', # 'unseen' or 'all' (see `extra_grapheme_set`), or a DataFrame of the three labels and `grapheme`
-                  path=None, # the competition-layout folder they will train with: it chooses the fonts (`extra_fonts`)
-                  seed:int=0, # same seed, graphemes, fonts and render settings: same pixels
-                  fonts=None, # candidate font files (default: every working font found)
-                  cache_dir=None, # default: `default_cache_dir()`
-                  progress:bool=True # show a progress bar while rendering
-                 ) -> Path:
-    "Render `n` training images of `graphemes` into a cached folder: `extra.csv` (labels, font) and `extra_image_data_0.parquet` ..."
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    g = _grapheme_table(graphemes)
-    if not len(g): raise ValueError("no graphemes to render")
-    fonts = extra_fonts(path, fonts)
-    info = _synth_info(path) if path is not None else None
-    cfg = RenderConfig(**info['render']) if info and 'render' in info else RenderConfig()  # a synthetic set's own distortions
-    key = dict(v=EXTRA_VERSION, n=int(n), seed=int(seed), graphemes=g.values.tolist(), render=asdict(cfg),
-               fonts=[(f.name, f.stat().st_size) for f in fonts])
-    key = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    out = (Path(cache_dir) if cache_dir is not None else default_cache_dir())/'extra'/f'n{n}_s{seed}_{key}'
-    remove_stale(out.parent)  # renders half written by a run killed with kill -9
-    if (out/'extra.csv').is_file(): return out  # the folder only exists once complete
-    rng = np.random.default_rng([seed, 3])
-    order = np.concatenate([rng.permutation(len(g)) for _ in range(-(-n // len(g)))])[:n]  # balanced over the graphemes
-    df = g.iloc[order].reset_index(drop=True)
-    df.insert(0, 'image_id', [f'Extra_{i}' for i in range(n)])
-    df['font'] = _pick_fonts(rng, df.grapheme, fonts, fonts)  # only `fonts`: no fallback to any other font
-    # replace=False: if another process finishes the same renders first, its folder is kept
-    with atomic_path(out, folder=True, replace=False) as tmp:
-        t0 = time.time()
-        with tqdm(total=n, desc='rendering extra training images', unit='img', disable=None if progress else True) as bar:
-            _write_images(df, 'extra', EXTRA_STREAM, tmp, int(seed), cfg, 10_000, 256, None, None, bar)
-        df.assign(font=[f.name for f in df.font])[[*TRAIN_COLS, 'font']].to_csv(tmp/'extra.csv', index=False)
-        (tmp/'extra_info.json').write_text(json.dumps(dict(
-            n=int(n), seed=int(seed), graphemes=graphemes if isinstance(graphemes, str) else 'custom', n_graphemes=len(g),
-            fonts=[f.name for f in fonts], excluded_fonts=(info or {}).get('test_only_fonts', []), render=asdict(cfg),
-            source=str(path) if path is not None else None, seconds=round(time.time() - t0, 2)), indent=1, ensure_ascii=False))
-    return out
-
-# %% ../nbs/03_data.ipynb #aa4cd2c7
-def read_extra_csv(path # an `extra.csv` written by `render_extras`: train.csv's columns and `font`
-                  ) -> pd.DataFrame:
-    "Read and validate the labels of rendered images (`extra.csv`): valid combinations; `grapheme_idx` is `IGNORE_INDEX` outside the 1,295 train graphemes"
-    path = Path(path)
-    df = _read_labels_csv(path)
-    _check_combinations(df, path)
-    tg = train_graphemes()
-    gi = {g: (i, (r, v, c)) for i, (r, v, c, g) in enumerate(tg.itertuples(index=False))}
-    # a train grapheme's class only for its own text and labels (some unseen labels compose to a train grapheme's text)
-    df['grapheme_idx'] = [gi[g][0] if g in gi and gi[g][1] == (r, v, c) else IGNORE_INDEX
-                          for r, v, c, g in df[[*COMPONENTS, 'grapheme']].itertuples(index=False)]
-    df['grapheme_idx'] = df.grapheme_idx.astype(np.int64)
-    return df
 
 # %% ../nbs/03_data.ipynb #e380fb11
 class StackedImages:
@@ -644,11 +195,10 @@ def _add_extras(path, cache, y, valid, size, seed, cache_dir, progress, extra, k
         keep = [t not in valid_only for t in _triples(g)]
         # the same table either way (so the same cache key); the name when nothing is left out, for extra_info.json
         folder = render_extras(int(extra), kind if all(keep) else g[keep], path, seed, cache_dir=cache_dir, progress=progress)
-    files = sorted(folder.glob('extra_image_data_*.parquet'), key=lambda f: int(f.stem.rsplit('_', 1)[1]))
-    if not files: raise FileNotFoundError(f"{folder}: no extra_image_data_*.parquet files")
+    files = parquet_files(folder, 'extra')
     ec = preprocess(files, size=size, cache_dir=cache_dir, progress=progress)
     ye = label_images(ec.ids, read_extra_csv(folder/'extra.csv'), source=str(folder/'extra.csv'))
-    held = set((_synth_info(path) or {}).get('test_only_fonts', []))
+    held = set((synth_info(path) or {}).get('test_only_fonts', []))
     if 'font' in ye and (used := sorted(held & set(ye.font))):
         raise ValueError(f"{folder}/extra.csv: images in font {used}, which {Path(path)/'synth_info.json'} holds out for its test set")
     if clash := sorted(set(ye.image_id) & set(y.image_id))[:3]: raise ValueError(f"{folder}: image ids also in {Path(path)/'train.csv'}, e.g. {clash}")
@@ -656,8 +206,33 @@ def _add_extras(path, cache, y, valid, size, seed, cache_dir, progress, extra, k
     if not keep.all(): warnings.warn(f"{folder}: {int((~keep).sum())} rendered images show graphemes that only validation images show; they are not trained on")
     return StackedImages(cache.x, ec.x), pd.concat([y, ye.reindex(columns=y.columns)], ignore_index=True), len(y) + np.flatnonzero(keep), folder
 
-def _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme, extra_renders=0, extra_graphemes='unseen'):
-    "Images, labels, targets, train/valid/extra rows, the extras' folder, and the preprocessing (with normalisation) of a competition-layout folder"
+# %% ../nbs/03_data.ipynb #a8eba496
+@dataclass
+class Split:
+    "A competition-layout folder's images and labels, split for training (what `split_data` returns)"
+    x: np.ndarray  # images (n, size, size) uint8, ink-high: the folder's, then the rendered extras'
+    labels: pd.DataFrame  # a row per image of `x`: image_id, the three labels, grapheme, grapheme_idx
+    targets: np.ndarray  # (n, 3) int64 targets: root, vowel, consonant (and the grapheme index with `grapheme`: (n, 4))
+    train: np.ndarray  # the rows trained on (the extras' included)
+    valid: np.ndarray  # the rows validated on
+    extra: np.ndarray  # the rows of the rendered extras
+    extra_path: Path|None  # the rendered extras' folder (None: none)
+    preprocessing: dict  # `preprocess_images`' parameters and the normalisation (mean, std): what inference repeats
+
+# %% ../nbs/03_data.ipynb #dfc3ddb5
+def split_data(path, # a competition-layout folder: train.csv and train_image_data_*.parquet
+               size:int|None=128, # images are cropped to the ink, padded square and resized to size x size (None: full 137 x 236)
+               fold:int=0, # the validation fold, 0 ... n_folds - 1 (not used with `holdout`)
+               n_folds:int=5, # validation is fold `fold` of `n_folds` stratified folds ...
+               holdout:float=0., # ... or, when > 0, this fraction of whole graphemes held out
+               seed:int=0, # chooses the folds or the holdout, and the extra renders (not the batches' shuffling)
+               cache_dir=None, # preprocessing caches and rendered images; default: `default_cache_dir()`
+               progress:bool=True, # show progress bars while preprocessing and rendering
+               grapheme:bool=False, # also the grapheme target (index among the 1,295 train graphemes; IGNORE_INDEX for others)
+               extra_renders:int|str|Path=0, # rendered training images: a number to render (cached), or a folder from `render_extras`
+               extra_graphemes:str='unseen', # what to render: 'unseen' combinations, or 'all' (those and the train graphemes)
+              ) -> Split:
+    "The preprocessed images of `path` (and rendered extras), their labels and targets, and the rows to train and validate on"
     path = Path(path)
     if not holdout and not 0 <= fold < n_folds: raise ValueError(f"fold must be in 0..{n_folds - 1}, got {fold}")
     if not 0 <= holdout < 1: raise ValueError(f"holdout must be a fraction in [0, 1), got {holdout}")
@@ -666,8 +241,7 @@ def _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, graphe
         if not (Path(extra_renders)/'extra.csv').is_file(): raise FileNotFoundError(f"{extra_renders}: no extra.csv (extra_renders takes a folder written by render_extras)")
     elif isinstance(extra_renders, bool) or not isinstance(extra_renders, (int, np.integer)) or extra_renders < 0:
         raise ValueError(f"extra_renders must be a number of images >= 0 or a folder written by render_extras, got {extra_renders!r}")
-    files = sorted(path.glob('train_image_data_*.parquet'), key=lambda f: int(f.stem.rsplit('_', 1)[1]))
-    if not files: raise FileNotFoundError(f"{path}: no train_image_data_*.parquet files")
+    files = parquet_files(path, 'train')
     cache = preprocess(files, size=size, cache_dir=cache_dir, progress=progress)
     y = label_images(cache.ids, read_train_csv(path/'train.csv'), source=str(path/'train.csv'))
     valid = grapheme_holdout(y, holdout, seed) if holdout else stratified_folds(y, n_folds, seed) == fold
@@ -677,36 +251,29 @@ def _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, graphe
         tr = np.concatenate([tr, ex])
     ys = y[list(COMPONENTS) + (['grapheme_idx'] if grapheme else [])].to_numpy()
     mean, std = _stats(cache.x)  # normalised by the data's own images
-    return x, y, ys, tr, np.flatnonzero(valid), ex, folder, dict(cache.params, mean=mean, std=std)
+    return Split(x, y, ys, tr, np.flatnonzero(valid), ex, folder, dict(cache.params, mean=mean, std=std))
 
 # %% ../nbs/03_data.ipynb #867e6930
+_SPLIT_KEYS = set(inspect.signature(split_data).parameters) - {'path'}
+
+@delegates(split_data, but=['path'])
 def bengali_dls(path, # a competition-layout folder: train.csv and train_image_data_*.parquet
-                size:int|None=128, # images are cropped to the ink, padded square and resized to size x size (None: full 137 x 236)
                 bs:int=64, # batch size (a training epoch drops its last incomplete batch)
-                fold:int=0, # the validation fold, 0 ... n_folds - 1 (not used with `holdout`)
-                n_folds:int=5, # validation is fold `fold` of `n_folds` stratified folds ...
-                holdout:float=0., # ... or, when > 0, this fraction of whole graphemes held out
-                grapheme:bool=False, # also the grapheme target (index among the 1,295 train graphemes; IGNORE_INDEX for others)
                 aug:bool=True, # augment training batches (`batch_tfms`); validation batches never are
                 device=None, # where batches are put; None: `default_device()`
-                seed:int=0, # chooses the folds or the holdout, and the extra renders (not the batches' shuffling)
-                cache_dir=None, # preprocessing caches and rendered images; default: `default_cache_dir()`
-                progress:bool=True, # show progress bars while preprocessing and rendering
-                extra_renders:int|str|Path=0, # rendered training images: a number to render (cached), or a folder from `render_extras`
-                extra_graphemes:str='unseen', # what to render: 'unseen' combinations, or 'all' (those and the train graphemes)
                 max_rotate:float=10., # training augmentation (`batch_tfms`): largest rotation in degrees
                 max_zoom:float=1.15, # zoom factor drawn from [1, max_zoom] (1: no zoom)
                 max_warp:float=0.15, # perspective warp's magnitude (0: none)
-                **aug_kwargs) -> DataLoaders:
-    "Fast `DataLoaders` over a competition-layout folder: validation is fold `fold` of `n_folds`, or a grapheme holdout of `holdout`"
-    x, y, ys, tr, va, ex, folder, pre = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme,
-                                               extra_renders, extra_graphemes)
+                **kwargs) -> DataLoaders:
+    "Fast `DataLoaders` over a competition-layout folder (`split_data`'s arguments; others go to `batch_tfms`)"
+    s = split_data(path, **{k: kwargs.pop(k) for k in list(kwargs) if k in _SPLIT_KEYS})
+    pre = s.preprocessing; size = pre['size']  # (the preprocessing's own size)
     device = default_device() if device is None else device
-    dl = lambda idx, train: BatchDL(CacheItems(x, ys, idx), bs=bs, shuffle=train, drop_last=train, device=device,
+    dl = lambda idx, train: BatchDL(CacheItems(s.x, s.targets, idx), bs=bs, shuffle=train, drop_last=train, device=device,
                                     after_batch=Pipeline(batch_tfms(size, pre['mean'], pre['std'], aug and train, max_rotate=max_rotate, max_zoom=max_zoom,
-                                                                    max_warp=max_warp, **aug_kwargs), split_idx=int(not train)))
-    dls = DataLoaders(dl(tr, True), dl(va, False), path=path, device=device)
-    dls.labels, dls.valid_idx, dls.extra_idx, dls.extra_path = y, va, ex, folder
+                                                                    max_warp=max_warp, **kwargs), split_idx=int(not train)))
+    dls = DataLoaders(dl(s.train, True), dl(s.valid, False), path=path, device=device)
+    dls.labels, dls.valid_idx, dls.extra_idx, dls.extra_path = s.labels, s.valid, s.extra, s.extra_path
     dls.preprocessing = pre  # what inference needs to reproduce the inputs: the cache's preprocessing parameters, normalisation
     return dls
 
@@ -719,19 +286,14 @@ class _Col:
     def __init__(self, ys, k): self.ys, self.k = ys, k
     def __call__(self, i): return int(self.ys[i, self.k])
 
+@delegates(split_data, but=['path', 'extra_renders', 'extra_graphemes'])
 def bengali_datablock(path, # a competition-layout folder: train.csv and train_image_data_*.parquet
-                      size:int|None=128, # images are cropped to the ink, padded square and resized to size x size (None: full 137 x 236)
-                      fold:int=0, # the validation fold, 0 ... n_folds - 1 (not used with `holdout`)
-                      n_folds:int=5, # validation is fold `fold` of `n_folds` stratified folds ...
-                      holdout:float=0., # ... or, when > 0, this fraction of whole graphemes held out
-                      grapheme:bool=False, # also the grapheme target (index among the 1,295 train graphemes; IGNORE_INDEX for others)
                       aug:bool=True, # augment training batches (`batch_tfms`); validation batches never are
-                      seed:int=0, # chooses the folds or the holdout
-                      cache_dir=None, # the preprocessing cache; default: `default_cache_dir()`
-                      progress:bool=True, # show a progress bar while preprocessing
-                      **aug_kwargs) -> DataBlock:
-    "A fastai `DataBlock` over the preprocessing cache of a competition-layout folder (call `.dataloaders(path)`)"
-    x, y, ys, tr, va, _, _, pre = _split(path, size, fold, n_folds, holdout, seed, cache_dir, progress, grapheme)
+                      **kwargs) -> DataBlock:
+    "A fastai `DataBlock` over the preprocessing cache of a competition-layout folder (`split_data`'s arguments; others go to `batch_tfms`; call `.dataloaders(path)`)"
+    s = split_data(path, **{k: kwargs.pop(k) for k in list(kwargs) if k in _SPLIT_KEYS - {'extra_renders', 'extra_graphemes'}})
+    size, grapheme = s.preprocessing['size'], s.targets.shape[1] == 4
+    x, ys, va, pre, aug_kwargs = s.x, s.targets, s.valid, s.preprocessing, kwargs
     ncls = [N_CLASSES[c] for c in COMPONENTS] + ([N_GRAPHEMES] if grapheme else [])
     n = len(x)
     return DataBlock(blocks=(ImageBlock(cls=PILImageBW), *[CategoryBlock(vocab=list(range(k))) for k in ncls]), n_inp=1,

@@ -8,8 +8,9 @@ Docs: https://bengali-fa.github.io/bengali_fa/interpret.html.md"""
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from .labels import COMPONENTS, N_CLASSES, component_strings, render_text
-from .train import per_class_recall, run_lrs
+from .labels import COMPONENTS, N_CLASSES, SHORT_NAMES, component_strings, render_text
+from .metrics import per_class_recall
+from .runs import run_lrs
 from .synth import show_images
 
 # %% auto #0
@@ -17,12 +18,12 @@ __all__ = ['class_recall', 'plot_class_recall', 'worst_confusions', 'show_confus
            'lr_schedule', 'plot_lr_schedule']
 
 # %% ../nbs/14_interpret.ipynb #0dbc4d66
-_SHORT = {'root': 'grapheme_root', 'vowel': 'vowel_diacritic', 'consonant': 'consonant_diacritic'}
+_FULL = {v: k for k, v in SHORT_NAMES.items()}  # short name -> component
 
 def _component(c:str) -> str:
     "The full name of component `c` (full or short)"
-    full = _SHORT.get(c, c)
-    if full not in COMPONENTS: raise ValueError(f"unknown component {c!r}; expected one of {COMPONENTS} or {tuple(_SHORT)}")
+    full = _FULL.get(c, c)
+    if full not in COMPONENTS: raise ValueError(f"unknown component {c!r}; expected one of {COMPONENTS} or {tuple(_FULL)}")
     return full
 
 def _labels(y, name:str) -> np.ndarray:
@@ -152,7 +153,7 @@ def seen_unseen_scores(submission, # a submission: `row_id,target` (a DataFrame 
     from bengali_fa.predict import score_submission  # imported when used: prediction pulls in the whole model stack
     r = score_submission(submission, solution)
     if 'seen' not in r: raise ValueError("the solution has no `seen` column (a synthetic set's test_solution.csv has one)")
-    rows = ['score', 'root', 'vowel', 'consonant', 'n_images']
+    rows = ['score', *SHORT_NAMES.values(), 'n_images']
     cols = {'all': r, 'seen': r['seen'], 'unseen': r['unseen']}
     return pd.DataFrame({k: [v[i] if v else np.nan for i in rows] for k, v in cols.items()}, index=rows)
 

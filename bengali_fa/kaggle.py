@@ -12,7 +12,7 @@ from typing import Annotated
 import torch.nn as nn
 import bengali_fa
 from .core import atomic_path
-from .bundle import META_FILE, WEIGHTS_FILE, _check_dest, bundle_dir, load_bundle, read_bundle_meta, save_bundle
+from .bundle import META_FILE, WEIGHTS_FILE, check_dest, bundle_dir, load_bundle, read_bundle_meta, save_bundle
 from .predict import bundle_policy, call_cli, predict_cli
 
 # %% auto #0
@@ -124,7 +124,7 @@ def kaggle_bundle(model, # a bundle folder (or a run folder holding `bundle/`), 
                  ) -> Path:
     "A folder to upload as a Kaggle dataset: the bengali_fa wheel, the model bundle and `predict.py`"
     out = Path(out)
-    _check_dest(out, overwrite, 'predict.py', 'Kaggle bundle')
+    check_dest(out, overwrite, 'predict.py', 'Kaggle bundle')
     src = None
     if not isinstance(model, nn.Module):
         src = bundle_dir(model)

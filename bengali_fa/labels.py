@@ -16,13 +16,14 @@ from PIL import Image, ImageDraw, ImageFont, features
 from .core import SetupError
 
 # %% auto #0
-__all__ = ['COMPONENTS', 'N_CLASSES', 'N_GRAPHEMES', 'IGNORE_INDEX', 'PKG_DATA', 'ZWJ', 'THIRD_PARTY_NOISE', 'class_map',
-           'train_graphemes', 'grapheme_counts', 'component_strings', 'compose', 'root_kind', 'is_valid',
-           'valid_combinations', 'unseen_combinations', 'decompose', 'packaged_fonts', 'check_raqm', 'render_text',
-           'bengali_title', 'third_party_imports']
+__all__ = ['COMPONENTS', 'SHORT_NAMES', 'N_CLASSES', 'N_GRAPHEMES', 'IGNORE_INDEX', 'PKG_DATA', 'ZWJ', 'THIRD_PARTY_NOISE',
+           'class_map', 'train_graphemes', 'grapheme_counts', 'component_strings', 'compose', 'root_kind', 'is_valid',
+           'valid_combinations', 'unseen_combinations', 'decompose', 'read_labels_csv', 'packaged_fonts', 'check_raqm',
+           'render_text', 'bengali_title', 'third_party_imports']
 
 # %% ../nbs/01_labels.ipynb #1ca8f23b
 COMPONENTS = ('grapheme_root', 'vowel_diacritic', 'consonant_diacritic')  # model/head order
+SHORT_NAMES = {'grapheme_root': 'root', 'vowel_diacritic': 'vowel', 'consonant_diacritic': 'consonant'}  # in metrics, result.json and the runs table
 N_CLASSES = {'grapheme_root': 168, 'vowel_diacritic': 11, 'consonant_diacritic': 7}
 N_GRAPHEMES = 1295  # distinct graphemes in the real train.csv
 IGNORE_INDEX = -100  # a label that names no class (torch's default `ignore_index`): no loss, no class count
@@ -133,6 +134,25 @@ def decompose(grapheme:str # a grapheme string exactly as in train.csv or as `co
     try: return _grapheme_index()[grapheme]
     except KeyError: raise KeyError(f"unknown grapheme {grapheme!r} ({' '.join(f'U+{ord(c):04X}' for c in grapheme)}); "
                                     "it is neither a train grapheme nor a valid composed combination") from None
+
+# %% ../nbs/01_labels.ipynb #3cff9f69
+def read_labels_csv(path, # a CSV with the columns image_id, grapheme_root, vowel_diacritic, consonant_diacritic, grapheme
+                   ) -> pd.DataFrame:
+    "Read a labels file with train.csv's columns; check the columns, integer labels in range and unique ids"
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
+    df = pd.read_csv(path, dtype={'image_id': str, 'grapheme': str}, keep_default_na=False)
+    need = ['image_id', *COMPONENTS, 'grapheme']
+    if missing := [c for c in need if c not in df.columns]: raise ValueError(f"{path}: missing columns {missing}")
+    for c in COMPONENTS:
+        v = pd.to_numeric(df[c], errors='coerce')
+        bad = v.isna() | (v < 0) | (v >= N_CLASSES[c]) | (v != v.round())
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{path}: {c} must be integers 0..{N_CLASSES[c] - 1}; row {i + 2} ({df.image_id[i]}) has {df[c].iloc[i]!s}")
+        df[c] = v.astype(np.int64)
+    if df.image_id.duplicated().any(): raise ValueError(f"{path}: duplicate image_id {df.image_id[df.image_id.duplicated()].iloc[0]!r}")
+    return df
 
 # %% ../nbs/01_labels.ipynb #e9c489c6
 def packaged_fonts() -> list:

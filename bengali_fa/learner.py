@@ -22,14 +22,17 @@ from .loss import MultiHeadLoss, compute_class_weights
 from .metrics import bengali_metrics
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'native_bf16_cpu', 'CPUMixedPrecision', 'bengali_learner', 'preds_to_labels', 'schedule_phases']
+__all__ = ['SCHEDULES', 'native_bf16_cpu', 'autocast_dtype', 'CPUMixedPrecision', 'bengali_learner', 'preds_to_labels',
+           'schedule_phases']
 
 # %% ../nbs/09_learner.ipynb #822d9107
 def native_bf16_cpu() -> bool:
     "Whether this CPU has native bfloat16 matrix instructions (AMX or AVX512-BF16), where bf16 autocast speeds training up"
     return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_amx_tile_supported', '_is_avx512_bf16_supported'))
 
-def _autocast_dtype(device, mixed_precision:bool|None=None):
+def autocast_dtype(device, # where the model runs: 'cpu', 'cuda', a `torch.device`
+                   mixed_precision:bool|None=None, # True / False; None: on a GPU, or a CPU with native bf16
+                  ):
     "The autocast dtype of training and prediction on `device` (None: float32); `mixed_precision=None`: on a GPU or a CPU with native bf16"
     dev = torch.device(device)
     if mixed_precision is None: mixed_precision = dev.type == 'cuda' or native_bf16_cpu()
@@ -82,7 +85,7 @@ def bengali_learner(dls, # from `bengali_dls`
     loss = MultiHeadLoss(head_weights, aux_weight if grapheme_head else 0., cw, label_smoothing)
     learn = Learner(dls, model, loss_func=loss, metrics=bengali_metrics(), splitter=bengali_splitter, **kwargs)
     on_gpu = getattr(dls, 'device', None) is not None and torch.device(dls.device).type == 'cuda'
-    if (dt := _autocast_dtype('cuda' if on_gpu else 'cpu', mixed_precision)) is not None:
+    if (dt := autocast_dtype('cuda' if on_gpu else 'cpu', mixed_precision)) is not None:
         mp = MixedPrecision(amp_mode='bf16' if dt == torch.bfloat16 else 'fp16') if on_gpu else CPUMixedPrecision()
         learn.add_cbs([ChannelsLast(), mp])
     return learn

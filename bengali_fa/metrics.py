@@ -6,15 +6,15 @@ Docs: https://bengali-fa.github.io/bengali_fa/metrics.html.md"""
 
 # %% ../nbs/05_metrics.ipynb #f0592972
 from __future__ import annotations
-import numpy as np, torch
-from .labels import COMPONENTS, N_CLASSES, third_party_imports
+import numpy as np, pandas as pd, torch
+from .labels import COMPONENTS, N_CLASSES, SHORT_NAMES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.learner import Metric
     from fastai.torch_core import num_distrib
 
 # %% auto #0
-__all__ = ['WEIGHTS', 'macro_recall', 'competition_score', 'MacroRecall', 'CompetitionScore', 'bengali_metrics', 'is_distributed',
-           'sharded']
+__all__ = ['WEIGHTS', 'macro_recall', 'weighted_score', 'competition_score', 'per_class_recall', 'MacroRecall',
+           'CompetitionScore', 'bengali_metrics']
 
 # %% ../nbs/05_metrics.ipynb #336c419f
 WEIGHTS = {'grapheme_root': 2, 'vowel_diacritic': 1, 'consonant_diacritic': 1}
@@ -34,6 +34,14 @@ def macro_recall(y_true, # true integer labels (any shape: flattened)
     rec = np.divide(tp, support, out=np.zeros(n), where=support > 0)
     return float(rec[present].mean())
 
+# %% ../nbs/05_metrics.ipynb #c15f3c4a
+def weighted_score(root:float, # the macro recall of the grapheme roots
+                   vowel:float, # of the vowel diacritics
+                   consonant:float, # of the consonant diacritics
+                  ) -> float:
+    "The competition's score from the three macro recalls: their average weighted 2:1:1 (`WEIGHTS`)"
+    return float(np.average([root, vowel, consonant], weights=[WEIGHTS[c] for c in COMPONENTS]))
+
 # %% ../nbs/05_metrics.ipynb #559a098d
 def competition_score(y_true, # (n, 3) true labels
                       y_pred # (n, 3) predicted labels
@@ -41,7 +49,19 @@ def competition_score(y_true, # (n, 3) true labels
     "The competition score of two (n, 3) integer arrays in (root, vowel, consonant) order"
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if t.ndim != 2 or t.shape[1] != 3 or t.shape != p.shape: raise ValueError(f"expected two (n, 3) arrays, got {t.shape} and {p.shape}")
-    return float(np.average([macro_recall(t[:, k], p[:, k]) for k in range(3)], weights=[WEIGHTS[c] for c in COMPONENTS]))
+    return weighted_score(*[macro_recall(t[:, k], p[:, k]) for k in range(3)])
+
+# %% ../nbs/05_metrics.ipynb #e373d38c
+def per_class_recall(y_true:np.ndarray, # true labels, a row per image: root, vowel and consonant classes (n x 3)
+                     y_pred:np.ndarray, # predicted labels, the same layout
+                    ) -> pd.DataFrame:
+    "Recall and support per class and component, for every class the macro recall averages (true or predicted)"
+    rows = []
+    for k, comp in enumerate(COMPONENTS):
+        for c in np.union1d(y_true[:, k], y_pred[:, k]):  # a class only predicted counts as recall 0, as in sklearn's macro recall
+            m = y_true[:, k] == c
+            rows.append(dict(component=comp, cls=int(c), recall=float((y_pred[m, k] == c).mean()) if m.any() else 0., support=int(m.sum())))
+    return pd.DataFrame(rows)
 
 # %% ../nbs/05_metrics.ipynb #764107fd
 class _Accum(Metric):
@@ -59,7 +79,7 @@ class MacroRecall(_Accum):
         if component not in COMPONENTS: raise ValueError(f"unknown component {component!r}; expected one of {COMPONENTS}")
         self.component, self.k = component, COMPONENTS.index(component)
     @property
-    def name(self): return {'grapheme_root': 'root', 'vowel_diacritic': 'vowel', 'consonant_diacritic': 'consonant'}[self.component]
+    def name(self): return SHORT_NAMES[self.component]
     @property
     def value(self):
         if not self.targs: return None
@@ -78,27 +98,3 @@ class CompetitionScore(_Accum):
 def bengali_metrics() -> list:
     "The three recalls and the competition score, for `Learner(metrics=...)`"
     return [MacroRecall(c) for c in COMPONENTS] + [CompetitionScore()]
-
-# %% ../nbs/05_metrics.ipynb #8219417a
-def is_distributed() -> bool:
-    "Whether this process is one rank of several in an initialized process group (torchrun, `accelerate launch`)"
-    return num_distrib() > 1 and torch.distributed.is_available() and torch.distributed.is_initialized()
-
-# %% ../nbs/05_metrics.ipynb #e230687e
-def _cpu_broadcast():
-    "Let fastai's `DistributedDL` broadcast its indices on the CPU when the group's backend is not NCCL (gloo)"
-    from fastai.distributed import DistributedDL
-    cuda_broadcast = DistributedDL._broadcast
-    if getattr(cuda_broadcast, 'any_backend', False): return
-    def _broadcast(self, t, rank):
-        if torch.distributed.get_backend() == 'nccl': return cuda_broadcast(self, t, rank)
-        t = torch.tensor(t, dtype=torch.long); torch.distributed.broadcast(t, rank); return t.tolist()
-    _broadcast.any_backend = True
-    DistributedDL._broadcast = _broadcast
-
-def sharded(dl): # a fastai `DataLoader` (e.g. `dls.valid`); returned as it is when not distributed
-    "`dl` split across the ranks (fastai's `DistributedDL`: gathered and unpadded by `to_detach`) when distributed, else `dl`"
-    if not is_distributed(): return dl
-    from fastai.distributed import DistributedDL
-    _cpu_broadcast()
-    return dl if isinstance(dl, DistributedDL) else DistributedDL(dl, device=dl.device)

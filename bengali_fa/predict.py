@@ -13,17 +13,18 @@ import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as 
 from tqdm.auto import tqdm
 from fastcore.script import anno_parser
 from .core import atomic_path, cli_errors
-from .labels import COMPONENTS, N_CLASSES, train_graphemes
-from .data import check_parquet, iter_parquet_images, preprocess_images, prefetch, _open_parquet, _stage, _chunks
-from .metrics import WEIGHTS, macro_recall
+from .labels import COMPONENTS, N_CLASSES, SHORT_NAMES, train_graphemes
+from .parquet import check_parquet, iter_parquet_images, open_parquet, parquet_files, prefetch, stage_row_groups, staged_chunks
+from .preprocess import preprocess_images
+from .metrics import macro_recall, weighted_score
 from .bundle import META_FILE, bundle_dir, check_preprocessing, load_bundle, read_bundle_meta
-from .learner import _autocast_dtype
+from .learner import autocast_dtype
 
 # %% auto #0
 __all__ = ['TTA_VIEWS', 'POLICIES', 'tta_views', 'tta_transform', 'grapheme_components', 'unseen_score', 'energy_score',
            'calibrate_threshold', 'combine_heads', 'bundle_policy', 'set_bundle_policy', 'fold_batchnorm',
-           'parquet_files', 'predict_parquets', 'calibrate_bundle', 'make_submission', 'score_submission',
-           'format_score', 'call_cli', 'predict_submission', 'predict_cli']
+           'predict_parquets', 'calibrate_bundle', 'make_submission', 'score_submission', 'format_score', 'call_cli',
+           'predict_submission', 'predict_cli']
 
 # %% ../nbs/12_predict.ipynb #a4c4be02
 # (dx, dy, scale): shifts as fractions of the width/height, zoom about the centre. No flips, no rotations.
@@ -155,26 +156,6 @@ def fold_batchnorm(model:nn.Module # the model; it is copied, not changed (nor i
                 seq._modules[n1], seq._modules[n2] = fuse_conv_bn_eval(a, b), nn.Identity()
     return m
 
-# %% ../nbs/12_predict.ipynb #8ea5c2ef
-def _file_key(f:Path):
-    n = f.stem.rsplit('_', 1)[-1]
-    return (0, int(n), f.name) if n.isdigit() else (1, 0, f.name)
-
-def parquet_files(files # a parquet file, a folder (its `test_image_data_*.parquet`), or a list of them
-                 ) -> list:
-    "Parquet files from a path, a list of paths, or a folder (its `test_image_data_*.parquet`, in numeric order)"
-    out = []
-    for f in ([files] if isinstance(files, (str, os.PathLike)) else list(files)):
-        f = Path(f)
-        if f.is_dir():
-            fs = sorted(f.glob('test_image_data_*.parquet'), key=_file_key)
-            if not fs: raise FileNotFoundError(f"{f}: no test_image_data_*.parquet files")
-            out += fs
-        elif not f.exists(): raise FileNotFoundError(f"{f}: no such parquet file")
-        else: out.append(f)
-    if not out: raise ValueError("no parquet files given")
-    return out
-
 # %% ../nbs/12_predict.ipynb #b5c702a7
 def _default_device(): return 'cuda' if torch.cuda.is_available() else 'cpu'
 
@@ -219,17 +200,17 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
     pre, views = check_preprocessing(preprocessing), tta_views(tta)
     if bs < 1 or chunk_rows < 1: raise ValueError(f"bs and chunk_rows must be >= 1, got {bs}, {chunk_rows}")
     files = parquet_files(files)
-    pfs = [_open_parquet(f) for f in files]  # each 32k-column footer is read once, here
+    pfs = [open_parquet(f) for f in files]  # each 32k-column footer is read once, here
     n_total = sum(check_parquet(f, pf) for f, pf in zip(files, pfs))  # validate every file before predicting any
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(dev)
-    amp = _autocast_dtype(dev, mixed_precision)  # as training
+    amp = autocast_dtype(dev, mixed_precision)  # as training
     net = _prediction_net(model, dev, amp)
     mean, std = torch.tensor(pre['mean'], dtype=torch.float32), torch.tensor(pre['std'], dtype=torch.float32)
     def chunks():  # read + preprocess in a background thread while the model predicts
         # and decode the next row group in another meanwhile (each is staged in a temporary file: two at most)
-        staged = prefetch(s for f, pf in zip(files, pfs) for s in _stage(pf, f))
-        for ids, imgs in _chunks(staged, chunk_rows):
+        staged = prefetch(s for f, pf in zip(files, pfs) for s in stage_row_groups(pf, f))
+        for ids, imgs in staged_chunks(staged, chunk_rows):
             x = torch.from_numpy(preprocess_images(imgs, pre['size'], pre['threshold'], pre['margin'], pre['edge']))
             yield ids, (x.pin_memory() if dev.type == 'cuda' else x)
     ids_all, labels, parts = [], [], []
@@ -278,7 +259,7 @@ def calibrate_bundle(path, # a run folder (or its bundle) trained with the graph
     dls = bengali_dls(data, size=pre['size'], holdout=holdout, grapheme=True, device='cpu', seed=seed, cache_dir=cache_dir, progress=False)
     x = dls.valid.dataset.x[np.sort(dls.valid_idx)]
     dev, mean, std = torch.device(device), torch.tensor(pre['mean']), torch.tensor(pre['std'])
-    amp = _autocast_dtype(dev, mixed_precision)  # the scores as `predict_parquets` will compute them
+    amp = autocast_dtype(dev, mixed_precision)  # the scores as `predict_parquets` will compute them
     net = _prediction_net(model, dev, amp)
     with torch.inference_mode():
         s = np.concatenate([unseen_score(_predict_batch(net, torch.from_numpy(np.asarray(x[i:i + bs])), [TTA_VIEWS[0]], mean.to(dev), std.to(dev), dev, amp)[3]).cpu().numpy()
@@ -327,8 +308,6 @@ def make_submission(preds:pd.DataFrame, # per-image labels: `image_id` and the t
     return sub
 
 # %% ../nbs/12_predict.ipynb #82f813c4
-_SHORT = {'grapheme_root': 'root', 'vowel_diacritic': 'vowel', 'consonant_diacritic': 'consonant'}
-
 def _as_bool(s:pd.Series, src:str) -> np.ndarray:
     if s.dtype == bool: return s.to_numpy()
     m = s.astype(str).str.strip().str.lower().map({'true': True, '1': True, 'false': False, '0': False})
@@ -336,8 +315,8 @@ def _as_bool(s:pd.Series, src:str) -> np.ndarray:
     return m.to_numpy(bool)
 
 def _score(t, p, comp, rows) -> dict:
-    r = {_SHORT[c]: macro_recall(t[rows & (comp == k)], p[rows & (comp == k)]) for k, c in enumerate(COMPONENTS)}
-    return dict(score=float(np.average([r[_SHORT[c]] for c in COMPONENTS], weights=[WEIGHTS[c] for c in COMPONENTS])), **r,
+    r = {SHORT_NAMES[c]: macro_recall(t[rows & (comp == k)], p[rows & (comp == k)]) for k, c in enumerate(COMPONENTS)}
+    return dict(score=weighted_score(**r), **r,
                 n_images=int((rows & (comp == 0)).sum()))
 
 def score_submission(submission, # a submission: `row_id,target` (a DataFrame or a CSV path)
@@ -366,7 +345,7 @@ def score_submission(submission, # a submission: `row_id,target` (a DataFrame or
 def format_score(r:dict # a `score_submission` result
                 ) -> str:
     "One line `score=... root=... vowel=... consonant=... [seen=... unseen=...]` of a `score_submission` result"
-    s = ' '.join(f'{k}={r[k]:.4f}' for k in ('score', 'root', 'vowel', 'consonant'))
+    s = ' '.join(f'{k}={r[k]:.4f}' for k in ('score', *SHORT_NAMES.values()))
     for k in ('seen', 'unseen'):
         if k in r: s += f" {k}=" + ('nan' if r[k] is None else f"{r[k]['score']:.4f}")
     return s

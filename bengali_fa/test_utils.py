@@ -6,7 +6,8 @@ Docs: https://bengali-fa.github.io/bengali_fa/test_utils.html.md"""
 
 # %% ../nbs/99_test_utils.ipynb #79b415dc
 from __future__ import annotations
-import contextlib, io, shutil, tempfile, time
+import contextlib, contextvars, io, shutil, sys, tempfile, time
+from unittest.mock import patch
 from functools import cache
 from multiprocessing.util import Finalize
 from pathlib import Path
@@ -24,7 +25,7 @@ from .metrics import bengali_metrics
 
 # %% auto #0
 __all__ = ['TINY', 'GATE', 'scratch_dir', 'tiny_dataset', 'tiny_dls', 'TinyNet', 'tiny_learner', 'reference_score',
-           'learning_gate', 'run_cli']
+           'learning_gate', 'run_cli', 'console']
 
 # %% ../nbs/99_test_utils.ipynb #96057ffa
 @cache
@@ -132,3 +133,14 @@ def run_cli(f, # a console command's function that takes `argv`, such as `synth_
         try: f([str(a) for a in args])
         except SystemExit as e: code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return code, out.getvalue(), err.getvalue()
+
+# %% ../nbs/99_test_utils.ipynb #93b6c8ee
+def console(f, # a console script's function, e.g. `synth_cli` (decorated with `@call_parse`)
+            name:str, # the command's name, e.g. 'bengali-fa-synth' (its messages begin with it)
+           ):
+    "A function of `argv` that runs `f` as its console script does: `sys.exit(f())` at the top level, with `sys.argv` set"
+    def run(argv):
+        script = compile('import sys; sys.exit(f())', name, 'exec')
+        with patch.object(sys, 'argv', [name, *argv]):  # in a fresh context, as in a new process (here nbdev-test's own run is going on)
+            contextvars.Context().run(exec, script, {'__name__': '__main__', '__file__': name, 'f': f})
+    return run

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, List, Optional
 import numpy as np, pandas as pd, torch
-from .labels import COMPONENTS, N_CLASSES, third_party_imports
+from .labels import COMPONENTS, N_CLASSES, SHORT_NAMES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastcore.imports import in_notebook
     from fastcore.foundation import L
@@ -20,235 +20,21 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.progress import ProgressCallback, CSVLogger
     from fastai.callback.tracker import TrackerCallback, SaveModelCallback
     from fastai.torch_core import set_seed, default_device
-from .synth import write_dataset, find_fonts, font_family, SYNTH_VERSION
-from .data import bengali_dls, default_cache_dir, EXTRA_GRAPHEMES
+from .fonts import find_fonts, font_family
+from .synth import write_dataset, SYNTH_VERSION
+from .config import ConfigError, XRESNETS, check_config, register_config, train_config, train_help
+from .runs import claim_run_dir, flat_config, record_run, release_run_dir
+from .callback.track import MetricsLogger, ResumeCallback, SaveBest, WandbLogger, load_checkpoint, rng_state, set_rng_state
+from .data import bengali_dls
+from .preprocess import default_cache_dir
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
-from .metrics import competition_score, macro_recall
+from .metrics import competition_score, macro_recall, per_class_recall
 from .core import atomic_path, cli_errors
 from .model import hub_weights
 from .bundle import bundle_from_learner
 
 # %% auto #0
-__all__ = ['M', 'DataConfig', 'ModelConfig', 'TrainConfig', 'AugConfig', 'SWAConfig', 'TrackingConfig', 'Config', 'claim_run_dir',
-           'release_run_dir', 'train_config', 'ConfigError', 'check_config', 'data_path', 'build_learner', 'rng_state',
-           'set_rng_state', 'load_checkpoint', 'MetricsLogger', 'SaveBest', 'ResumeCallback', 'WandbLogger',
-           'flat_config', 'record_run', 'runs_table', 'per_class_recall', 'train', 'train_help', 'train_cli',
-           'config_diff', 'run_lrs', 'runs_figure', 'plot_runs', 'runs_cli']
-
-# %% ../nbs/11_train.ipynb #9bf5ed65
-M = '???'  # every value comes from the YAML files in bengali_fa/conf
-@dataclass
-class DataConfig:
-    "The `data` group: the arguments of `bengali_dls` and the synthetic set's size (documented in conf/data/synth.yaml)"
-    path: str = M; n_train: int = M; n_test: int = M; synth_seed: int = M; size: int = M; fold: int = M
-    n_folds: int = M; holdout: float = M; grapheme: bool = M; cache_dir: str = M; extra_renders: int = M; extra_graphemes: str = M
-    max_rotate: float = M; max_zoom: float = M; max_warp: float = M
-
-@dataclass
-class ModelConfig:
-    "The `model` group: the arguments of `bengali_learner` (documented in conf/model/xresnet18.yaml)"
-    arch: str = M; pretrained: str = M; grapheme_head: bool = M; aux_weight: float = M
-    head_weights: List[float] = M; class_weights: str = M; label_smoothing: float = M; pool: str = M; dropout: float = M
-    mixed_precision: Optional[bool] = M
-
-@dataclass
-class TrainConfig:
-    "The `train` group: schedule, epochs, batch size, learning rate, weight decay, checkpoints (conf/schedule/default.yaml)"
-    schedule: str = M; epochs: int = M; freeze_epochs: int = M; bs: int = M; lr: float = M; lr_mult: float = M; wd: float = M; ckpt_every: int = M
-
-@dataclass
-class AugConfig:
-    "The `aug` group: MixUp, CutMix or both on the batches (documented in conf/aug/none.yaml)"
-    kind: str = M; alpha: float = M; switch_prob: float = M; per_sample: bool = M; stop_epochs: int = M
-
-@dataclass
-class SWAConfig:
-    "The `swa` group: stochastic weight averaging or an EMA of the weights (documented in conf/swa/none.yaml)"
-    kind: str = M; start_epoch: int = M; lr: float = M; decay: float = M
-
-@dataclass
-class TrackingConfig:
-    "The `tracking` group: Weights & Biases logging beside the CSV files (documented in conf/tracking/csv.yaml)"
-    wandb: bool = M; project: str = M; n_samples: int = M
-
-@dataclass
-class Config:
-    "The whole config (conf/config.yaml): the typed schema that Hydra checks every value and override against"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    aug: AugConfig = field(default_factory=AugConfig)
-    swa: SWAConfig = field(default_factory=SWAConfig)
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    seed: int = M; device: str = M; runs_dir: str = M; run_dir: str = M; resume: str = M
-
-# %% ../nbs/11_train.ipynb #808505f2
-import itertools, socket
-_LOCK = '.run.lock'
-_HELD = {}  # the run folders this process holds: real path -> file descriptor of the locked .run.lock
-
-def _stamp() -> str: return time.strftime('%Y-%m-%d_%H-%M-%S')
-
-def _new_dir(parent) -> Path:
-    "Create a new folder `<parent>/<date>_<time>` (with `_1`, `_2`, ... when that name exists) and return it"
-    base = Path(os.path.abspath(parent))/_stamp()
-    base.parent.mkdir(parents=True, exist_ok=True)
-    for i in itertools.count():
-        d = base if i == 0 else base.with_name(f'{base.name}_{i}')
-        try: d.mkdir(); return d  # fails if another process made it first
-        except FileExistsError: continue
-
-def _hold(d:Path) -> bool:
-    "Lock `d/.run.lock` for this process; False if another process holds it"
-    key = os.path.realpath(d)
-    if key in _HELD: return True
-    fd = os.open(d/_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError: os.close(fd); return False
-    os.ftruncate(fd, 0); os.write(fd, f'host {socket.gethostname()} pid {os.getpid()}\n'.encode())
-    _HELD[key] = fd
-    return True
-
-def _holder(d:Path) -> str:
-    try: return (d/_LOCK).read_text().strip() or 'another process'
-    except OSError: return 'another process'
-
-def claim_run_dir(runs_dir='runs', # where a new run folder is made (when `run_dir` is not given)
-                  run_dir=None, # the run folder to claim (made if missing); None or '': a new one in `runs_dir`
-                  resume:bool=False, # True: `run_dir` is a run to continue (it must exist); False: it must hold no run yet
-                 ) -> Path:
-    "Claim a run folder for this process (absolute path): `run_dir`, or a new `<runs_dir>/<date>_<time>[_n]`"
-    if not run_dir:
-        while not _hold(d := _new_dir(runs_dir)): pass  # (only if someone chose this very folder as run_dir meanwhile)
-        return d
-    d = Path(os.path.abspath(run_dir))
-    if os.path.realpath(d) in _HELD: return d  # claimed earlier by this process (Hydra's run folder)
-    if resume and not d.is_dir(): raise FileNotFoundError(f"{d}: no such run folder to resume")
-    d.mkdir(parents=True, exist_ok=True)
-    if not _hold(d):
-        what = 'it cannot be resumed twice at once' if resume else 'choose another run_dir'
-        raise FileExistsError(f"{d}: in use by a run that is still going ({_holder(d)}): {what}")
-    if not resume and (d/'ckpt').exists():
-        release_run_dir(d)
-        raise FileExistsError(f"{d}: already holds a run (continue it with resume={d})")
-    return d
-
-# %% ../nbs/11_train.ipynb #e725a476
-def release_run_dir(run_dir): # a folder claimed by `claim_run_dir` in this process (any other: nothing happens)
-    "Let go of a run folder claimed by `claim_run_dir` (the lock file stays)"
-    fd = _HELD.pop(os.path.realpath(run_dir), None)
-    if fd is not None: fcntl.flock(fd, fcntl.LOCK_UN); os.close(fd)
-
-# %% ../nbs/11_train.ipynb #5fe2cab7
-_RESOLVED = {}  # this process's Hydra folders (a resolver may be evaluated more than once)
-
-def _run_dir_resolver(run_dir, resume, runs_dir):
-    "`hydra.run.dir`: the folder claimed for this run: the resumed run's, `run_dir`, or a new one in `runs_dir`"
-    if int(os.environ.get('RANK', 0)) > 0: import tempfile; return tempfile.mkdtemp(prefix='bengali_fa_rank')  # distributed: rank 0 claims the folder
-    key = ('run', run_dir, resume, runs_dir)
-    if key not in _RESOLVED:
-        try: _RESOLVED[key] = str(claim_run_dir(runs_dir, resume or run_dir or None, resume=bool(resume)))
-        except (FileExistsError, FileNotFoundError) as e: print(f"bengali-fa-train: error: {e}", file=sys.stderr); sys.exit(2)
-    return _RESOLVED[key]
-
-def _sweep_dir_resolver(runs_dir):
-    "`hydra.sweep.dir`: a new folder `<runs_dir>/multirun/<date>_<time>[_n]` for this sweep's jobs"
-    key = ('sweep', runs_dir)
-    if key not in _RESOLVED: _RESOLVED[key] = str(_new_dir(Path(runs_dir)/'multirun'))
-    return _RESOLVED[key]
-
-def _register():
-    from hydra.core.config_store import ConfigStore
-    from omegaconf import OmegaConf
-    ConfigStore.instance().store(name='bengali_fa_schema', node=Config)
-    for name, f in (('bengali_fa_run_dir', _run_dir_resolver), ('bengali_fa_sweep_dir', _sweep_dir_resolver)):
-        if not OmegaConf.has_resolver(name): OmegaConf.register_new_resolver(name, f, use_cache=True)
-
-def train_config(overrides:list=(), # Hydra overrides as on the command line, e.g. `['model=xresnet34', 'train.epochs=5']`
-                 config_name:str='config', # the top-level YAML file of bengali_fa/conf, without `.yaml`
-                ):
-    "Compose the training config from the packaged YAML files and `overrides` (Hydra's compose API, for notebooks)"
-    from hydra import initialize_config_module, compose
-    _register()
-    with initialize_config_module(config_module='bengali_fa.conf', version_base=None):
-        return compose(config_name=config_name, overrides=list(overrides))
-
-# %% ../nbs/11_train.ipynb #320cb030
-_XRESNETS = ('xresnet18', 'xresnet34', 'xresnet50', 'xresnet101', 'xresnet152')
-class ConfigError(ValueError): "A config value that cannot work"
-
-# %% ../nbs/11_train.ipynb #0e2ec371
-def _arch_problem(arch):
-    if arch in _XRESNETS: return None
-    import timm
-    if timm.is_model(arch): return None
-    close = timm.list_models(f'*{arch[:6]}*')[:5]
-    return f"unknown architecture {arch!r}: use {', '.join(_XRESNETS[:3])} or a timm model name" + (f" (e.g. {', '.join(close)})" if close else '')
-
-def _schema_keys(cls=None, pre='') -> set:
-    "The flat keys (`group.key`) of the config schema `Config`"
-    import dataclasses
-    out = set()
-    for f in dataclasses.fields(cls or Config):
-        t = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
-        out |= _schema_keys(type(t), f'{pre}{f.name}.') if dataclasses.is_dataclass(t) else {pre + f.name}
-    return out
-
-def _flat_keys(d:dict, pre='') -> set:
-    return set().union(*[_flat_keys(v, f'{pre}{k}.') if isinstance(v, dict) else {pre + k} for k, v in d.items()])
-
-def check_config(cfg, # a training config (`train_config`)
-                ) -> None:
-    "Raise `ConfigError` listing every bad value of `cfg` (each with its key)"
-    d, m, t, a, s = cfg.data, cfg.model, cfg.train, cfg.aug, cfg.swa
-    from omegaconf import OmegaConf
-    unknown = sorted(_flat_keys(OmegaConf.to_container(cfg, resolve=False)) - {'hydra'} - _schema_keys())
-    checks = [(k, True, "not a key of the config (added with '+'? each group's keys are listed by bengali-fa-train --help)") for k in unknown] + [
-        ('data.path', d.path and not Path(d.path).is_dir(), f"{d.path}: no such folder (a competition-layout folder, or '' for the synthetic set)"),
-        ('data.path', d.path and Path(d.path).is_dir() and not (Path(d.path)/'train.csv').is_file(), f"{d.path}: no train.csv in this folder"),
-        ('data.size', not 16 <= d.size <= 1024, f"must be in 16..1024, got {d.size}"),
-        ('data.n_train', not d.path and d.n_train < 10 * d.n_folds, f"the synthetic set needs at least {10 * d.n_folds} images, got {d.n_train}"),
-        ('data.n_test', d.n_test < 0, f"must be >= 0, got {d.n_test}"),
-        ('data.fold', not d.holdout and not 0 <= d.fold < d.n_folds, f"must be in 0..{d.n_folds - 1}, got {d.fold}"),
-        ('data.n_folds', d.n_folds < 2, f"must be >= 2, got {d.n_folds}"),
-        ('data.holdout', not 0 <= d.holdout < 1, f"must be a fraction in [0, 1), got {d.holdout}"),
-        ('data.extra_renders', d.extra_renders < 0, f"must be >= 0 (rendered training images; 0: none), got {d.extra_renders}"),
-        ('data.extra_graphemes', d.extra_graphemes not in EXTRA_GRAPHEMES, f"one of {', '.join(EXTRA_GRAPHEMES)}, got {d.extra_graphemes!r}"),
-        ('data.max_rotate', not 0 <= d.max_rotate <= 180, f"degrees in [0, 180], got {d.max_rotate}"),
-        ('data.max_zoom', d.max_zoom < 1, f"must be >= 1 (1: no zoom), got {d.max_zoom}"),
-        ('data.max_warp', not 0 <= d.max_warp < 1, f"must be in [0, 1) (0: no warp), got {d.max_warp}"),
-        ('model.arch', _arch_problem(m.arch), _arch_problem(m.arch)),
-        ('model.pretrained', m.arch in _XRESNETS and str(m.pretrained).lower() == 'true', f"{m.arch} has no hub weights: a weights file, or '' for random init"),
-        ('model.pretrained', m.pretrained and str(m.pretrained).lower() != 'true' and not Path(m.pretrained).is_file(),
-         f"{m.pretrained}: no such weights file ('' for random init, true for timm's hub weights: a download when online, else the local cache)"),
-        ('model.grapheme_head', m.grapheme_head and not d.grapheme, "needs data.grapheme=true"),
-        ('model.head_weights', len(m.head_weights) != 3 or min(m.head_weights) < 0, f"3 non-negative weights (root, vowel, consonant), got {list(m.head_weights)}"),
-        ('model.class_weights', m.class_weights not in ('', 'inverse', 'effective'), f"'', inverse or effective, got {m.class_weights!r}"),
-        ('model.label_smoothing', not 0 <= m.label_smoothing < 1, f"must be in [0, 1), got {m.label_smoothing}"),
-        ('model.pool', m.pool not in ('concat', 'avg'), f"concat or avg, got {m.pool!r}"),
-        ('model.dropout', not 0 <= m.dropout < 1, f"must be in [0, 1), got {m.dropout}"),
-        ('train.schedule', t.schedule not in SCHEDULES, f"one of {', '.join(SCHEDULES)}, got {t.schedule!r}"),
-        ('train.schedule', t.schedule == 'fine_tune' and not m.pretrained,
-         "fine_tune freezes the body, which is random here (model.pretrained is empty): use train.schedule=auto or one_cycle, or set model.pretrained"),
-        ('train.epochs', t.epochs < 1, f"must be >= 1, got {t.epochs}"),
-        ('train.freeze_epochs', t.freeze_epochs < 0, f"must be >= 0, got {t.freeze_epochs}"),
-        ('train.bs', t.bs < 2, f"must be >= 2 (BatchNorm needs two images per batch), got {t.bs}"),
-        ('train.lr', not t.lr > 0, f"must be > 0, got {t.lr}"),
-        ('train.lr_mult', not t.lr_mult >= 1, f"must be >= 1, got {t.lr_mult}"),
-        ('train.ckpt_every', t.ckpt_every < 1, f"must be >= 1, got {t.ckpt_every}"),
-        ('aug.kind', a.kind not in ('none', 'mixup', 'cutmix', 'both'), f"none, mixup, cutmix or both, got {a.kind!r}"),
-        ('aug.alpha', not a.alpha > 0, f"must be > 0, got {a.alpha}"),
-        ('aug.switch_prob', not 0 <= a.switch_prob <= 1, f"must be in [0, 1], got {a.switch_prob}"),
-        ('swa.kind', s.kind not in ('none', 'swa', 'ema'), f"none, swa or ema, got {s.kind!r}"),
-        ('swa.decay', not 0 < s.decay < 1, f"must be in (0, 1), got {s.decay}"),
-        ('swa.start_epoch', s.kind != 'none' and s.start_epoch >= t.epochs,
-         f"{s.start_epoch} is past the last epoch of train.epochs={t.epochs} (epochs count from 0): nothing would be averaged; -1 starts at the last third"),
-        ('device', not (cfg.device in ('auto', 'cpu') or cfg.device.startswith('cuda')), f"auto, cpu or cuda[:n], got {cfg.device!r}"),
-        ('device', cfg.device.startswith('cuda') and not torch.cuda.is_available(), "cuda requested but no GPU is available"),
-        ('resume', cfg.resume and not (Path(cfg.resume)/'ckpt'/'last.pth').is_file(), f"{cfg.resume}: no checkpoint ckpt/last.pth there"),
-    ]
-    errs = [f"  {k}: {msg}" for k, bad, msg in checks if bad]
-    if errs: raise ConfigError("bad config:\n" + '\n'.join(errs))
+__all__ = ['data_path', 'build_learner', 'train', 'train_cli']
 
 # %% ../nbs/11_train.ipynb #d533c4c0
 def _synth_current(out:Path) -> bool:
@@ -290,272 +76,17 @@ def build_learner(cfg, # a training config (`train_config`): its `data` and `mod
         raise ConfigError(f"bad config:\n  train.bs: {cfg.train.bs} is more than the {dls.train.n} images of the training split: no batch to train on")
     return dls, bengali_learner(dls, **cfg.model, wd=cfg.train.wd)
 
-# %% ../nbs/11_train.ipynb #8078dc57
-def _plain(o):
-    "Optimizer state with numpy scalars/arrays turned into Python/torch types (loadable with weights_only=True)"
-    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return type(o)(_plain(v) for v in o)
-    if isinstance(o, L): return [_plain(v) for v in o]
-    if isinstance(o, np.ndarray): return torch.from_numpy(o)
-    if isinstance(o, np.generic): return o.item()
-    return o
-
-# %% ../nbs/11_train.ipynb #a1ee4e0a
-def _loader(dl):
-    "`dl` itself, or the loader that fastai's `DistributedDL` wraps (in a distributed run)"
-    ddl = getattr(sys.modules.get('fastai.distributed'), 'DistributedDL', None)  # (never imported: no loader is one)
-    return dl.dl if ddl is not None and isinstance(dl, ddl) else dl
-
-def rng_state(dls, # the run's `DataLoaders`: each loader's own generator is saved too
-             ) -> dict:
-    "The state of every random generator a run uses"
-    np_state = np.random.get_state()
-    return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]], python=random.getstate(),
-                loaders=[_loader(dl).rng.getstate() for dl in dls.loaders])
-
-# %% ../nbs/11_train.ipynb #da8b525f
-def set_rng_state(s:dict, # what `rng_state` returned (e.g. read back from a checkpoint)
-                  dls, # the `DataLoaders` whose loaders' generators are restored, in the order saved
-                 ):
-    "Restore the generators saved by `rng_state`"
-    torch.set_rng_state(s['torch'])
-    if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
-    n = s['numpy']; np.random.set_state((n[0], n[1].numpy().astype(np.uint32), *n[2:]))
-    random.setstate(_tuples(s['python']))
-    for dl, st in zip(dls.loaders, s['loaders']): dl.rng.setstate(_tuples(st))
-
-def _tuples(o): return tuple(_tuples(v) for v in o) if isinstance(o, (list, tuple)) else o
-
-# %% ../nbs/11_train.ipynb #32919f8e
-def load_checkpoint(path, # a .pth file the training app wrote: ckpt/last.pth or ckpt/best.pth of a run folder
-                   ) -> dict:
-    "Read a checkpoint written by the training app (never unpickles arbitrary objects)"
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{path}: no such checkpoint")
-    try: return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
-
 # %% ../nbs/11_train.ipynb #144b6a6f
-from contextlib import nullcontext
+from .callback.swa import SWA
+from .distributed import broadcast_state, fit_ctx, from_rank0, is_distributed, join_group, launched, rank0_first, sharded
 with third_party_imports():
-    from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, get_model
-from .metrics import is_distributed, sharded, _cpu_broadcast
-from .callback.swa import SWA, _broadcast_state
-
-def _launched() -> bool: return num_distrib() > 1  # started by torchrun / accelerate launch as one of several processes
-
-def _join_group(cfg) -> bool:
-    "Join the launch's process group (gloo on the CPU, NCCL on this rank's GPU); whether training runs on the CPU"
-    cpu = cfg.device == 'cpu' or not torch.cuda.is_available()
-    if not cpu: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-    if not torch.distributed.is_initialized(): torch.distributed.init_process_group('gloo' if cpu else 'nccl')
-    if cpu: _cpu_broadcast()  # fastai's DistributedDL otherwise broadcasts through CUDA
-    return cpu
-
-def _from_rank0(obj):
-    "Rank 0's `obj` on every rank, when distributed"
-    if not is_distributed(): return obj
-    o = [obj]; torch.distributed.broadcast_object_list(o, 0); return o[0]
-
-def _rank0_first(f):
-    "`f()` on rank 0 first (it may write caches), then on the other ranks"
-    if not is_distributed(): return f()
-    if rank_distrib() == 0: res = f()
-    distrib_barrier()
-    if rank_distrib() != 0: res = f()
-    return res
-
-def _fit_ctx(learn, cpu:bool|None):
-    "fastai's `distrib_ctx` (accelerate's DDP; per-rank BatchNorm) when distributed, else nothing"
-    if not is_distributed(): return nullcontext()
-    import fastai.distributed  # Learner.distrib_ctx
-    return learn.distrib_ctx(sync_bn=False, cpu=bool(cpu))
+    from fastai.torch_core import rank_distrib, distrib_barrier, get_model
 
 def _opt_to_params(opt):
     "Move each parameter's optimizer state onto the parameter's device (a checkpoint is read onto the CPU)"
     for p, st in getattr(opt, 'state', {}).items():
         for k, v in st.items():
             if isinstance(v, torch.Tensor) and v.device != p.device: st[k] = v.to(p.device)
-
-# %% ../nbs/11_train.ipynb #cbaf8e38
-_GROUPS = ('stem', 'body', 'heads')  # bengali_splitter's parameter groups
-
-def _skipped(learn) -> bool:
-    "Whether fastai skipped this epoch (`fit(..., start_epoch=k)`, as a resumed run does): the `Recorder` logged no values"
-    return len(learn.recorder.values[-1]) == 0
-
-class MetricsLogger(CSVLogger):
-    "fastai's `CSVLogger` for a run: a row per epoch with its phase, every group's learning rate and seconds, written by rank 0"
-    def __init__(self, fname, # the CSV file (metrics.csv of the run folder)
-                 rows=(), # the rows so far (a resumed run's)
-                 loggers=(), # also given each row (`WandbLogger`)
-                 verbose:bool=False): # print each row
-        super().__init__(fname, append=True)
-        self.rows, self.loggers, self.verbose, self.phase, self.offset, self.n_total = list(rows), list(loggers), verbose, '', 0, 0
-    def before_fit(self):  # (fastai's writes a header at every fit, on every rank)
-        if hasattr(self, 'gather_preds'): return
-        self.old_logger, self.learn.logger = self.logger, self._write_line
-    def _write_line(self, log):
-        if not _skipped(self.learn): self._add(self._row(log))
-        self.old_logger(log)
-    def _row(self, log) -> dict:
-        rec = self.recorder
-        return dict(epoch=self.offset + self.epoch, phase=self.phase, **{k: float(v) for k, v in zip(rec.metric_names[1:-1], log[1:-1])},
-                    **{f'lr_{g}': float(h['lr']) for g, h in zip(_GROUPS, self.opt.hypers)},  # every group's rate at the epoch's end
-                    seconds=round(time.time() - rec.start_epoch, 2))
-    def _add(self, row:dict):
-        self.rows.append(row)  # (every rank: the metrics are gathered from all of them)
-        if rank_distrib() != 0: return
-        p = self.path/self.fname
-        p.parent.mkdir(parents=True, exist_ok=True)
-        new = not p.is_file() or p.stat().st_size == 0
-        with open(p, 'a') as f:
-            pd.DataFrame([row]).to_csv(f, header=new, index=False); f.flush(); os.fsync(f.fileno())
-        for lg in self.loggers: lg.log(row)
-        if self.verbose: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase}) " + ' '.join(
-            f'{k}={row[k]:.4f}' for k in self.recorder.metric_names[1:-1]) + f" {row['seconds']:.0f}s", flush=True)
-    def after_fit(self):
-        if hasattr(self, 'gather_preds'): return
-        self.learn.logger = self.old_logger
-
-# %% ../nbs/11_train.ipynb #7e88011d
-def _cpu_state(model): return {k: v.detach().cpu().clone() for k, v in get_model(model).state_dict().items()}  # (DDP: without `module.`)
-
-class SaveBest(SaveModelCallback):
-    "fastai's `SaveModelCallback` on `score` over every phase of a run: the validated weights to `fname`, by rank 0, replaced whole"
-    def __init__(self, fname, # the weights file (ckpt/best.pth of the run folder)
-                 best:float|None=None, # a resumed run's best score (None: no epoch validated yet)
-                 best_epoch:int=-1): # the epoch of `best`, counted over every phase (-1: none)
-        super().__init__(monitor='score', comp=np.greater, fname=fname, reset_on_fit=False)  # (the best of every phase so far)
-        self.best, self.best_epoch, self.offset, self.averager = best, best_epoch, 0, None
-    def after_epoch(self):
-        if _skipped(self.learn): return  # (fastai's would read the skipped epoch's empty record)
-        TrackerCallback.after_epoch(self)  # sets `new_best` (SaveModelCallback's own also prints it)
-        if self.new_best: self.best_epoch = self.offset + self.epoch; self._save(self.fname)
-    def _save(self, fname):
-        if rank_distrib() != 0: return
-        validated = self.averager.valid_state() if self.averager is not None else None  # EMA: the average was validated
-        with atomic_path(fname) as t: torch.save(validated if validated is not None else _cpu_state(self.model), t)
-        self.last_saved_path = Path(fname)
-    def after_fit(self): pass  # (fastai's loads the best weights: `train` does once the last phase, and SWA, are done)
-
-# %% ../nbs/11_train.ipynb #4fe41385
-class ResumeCallback(Callback):
-    "The run's state every `every` epochs and at the end of each fit, to `fname` (rank 0): what `resume=` continues from exactly"
-    order = SWA.order + 1  # after SWA/EMA, whose averaging state then includes this epoch
-    def __init__(self, fname, # the checkpoint file (ckpt/last.pth of the run folder)
-                 every:int=1, # epochs between checkpoints
-                 logger:MetricsLogger|None=None, # the run's metrics rows so far go in the checkpoint (None: no rows)
-                 saver:SaveBest|None=None): # the run's best score and its epoch go in the checkpoint (None: none)
-        self.fname, self.every, self.logger, self.saver = Path(fname), every, logger, saver
-        self.phase, self.averager, self.smooth = 0, None, None  # the phase's index, its SWA/EMA callback, a smoothed loss to restore
-    def before_train(self):
-        if self.smooth is not None:  # resuming: the smoothed training loss continues as in the interrupted run
-            self.recorder.smooth_loss.val, self.recorder.smooth_loss.count = self.smooth['val'].to(self.dls.device), self.smooth['count']
-            self.smooth = None
-    def after_fit(self): self.smooth = None  # (a resumed phase whose epochs were all done: the next phase starts afresh)
-    def after_epoch(self):
-        if _skipped(self.learn) or rank_distrib() != 0: return
-        if (self.epoch + 1) % self.every == 0 or self.epoch + 1 == self.n_epoch: self.save()
-    def save(self):
-        "Write the checkpoint now"
-        sl, saver = self.recorder.smooth_loss, self.saver
-        state = dict(model=_cpu_state(self.model), opt=_plain(self.opt.state_dict()), phase=self.phase, epoch=self.epoch + 1,
-                     best=saver.best if saver else None, best_epoch=saver.best_epoch if saver else -1,
-                     rows=self.logger.rows if self.logger else [], rng=rng_state(self.dls),
-                     smooth=dict(val=sl.val.detach().cpu(), count=sl.count),
-                     averaging=self.averager.state_dict() if self.averager is not None else None)
-        with atomic_path(self.fname) as t: torch.save(state, t)
-
-# %% ../nbs/11_train.ipynb #6b8e50b0
-def _wandb_key() -> bool:
-    netrc = Path('~/.netrc').expanduser()
-    return bool(os.environ.get('WANDB_API_KEY')) or (netrc.is_file() and 'api.wandb.ai' in netrc.read_text())
-
-class WandbLogger:
-    "Log a run to Weights & Biases (offline when no API key is set)"
-    def __init__(self, cfg, # the training config: `tracking.project` is the W&B project
-                 run_dir, # the run folder: W&B writes there; it names the W&B run and fixes its id (a resume continues it)
-                 config:dict, # the run's config logged with it (`flat_config`)
-                ):
-        import wandb, hashlib
-        self.wandb, run_dir = wandb, Path(run_dir).resolve()
-        mode = os.environ.get('WANDB_MODE') or ('online' if _wandb_key() else 'offline')
-        rid = hashlib.sha1(str(run_dir).encode()).hexdigest()[:16]  # a resumed run continues the same W&B run
-        self.run = wandb.init(project=cfg.tracking.project, name=run_dir.name, id=rid, resume='allow', dir=str(run_dir),
-                              config=config, mode=mode)
-    def log(self, row:dict):
-        "Log the numbers of an epoch's row (what `MetricsLogger` writes to metrics.csv) at step `row['epoch']`"
-        self.run.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row['epoch'])
-    def finish(self, metrics:dict, per_class:pd.DataFrame, samples:list):
-        "The final metrics into the run's summary, the per-class recall table and the sample predictions logged; the W&B run closed"
-        w = self.wandb
-        self.run.summary.update(metrics)
-        self.run.log({'per_class_recall': w.Table(dataframe=per_class),
-                      'samples': [w.Image(img, caption=cap) for img, cap in samples]})
-        self.run.finish()
-
-# %% ../nbs/11_train.ipynb #b9cbf099
-def flat_config(cfg, # a config: OmegaConf's `DictConfig` or a nested dict
-               ) -> dict:
-    "A config as a flat dict of `group.key: value` (lists as strings)"
-    from omegaconf import OmegaConf
-    def walk(d, pre=''):
-        for k, v in d.items():
-            if isinstance(v, dict): yield from walk(v, f'{pre}{k}.')
-            else: yield f'{pre}{k}', (str(v) if isinstance(v, list) else v)
-    return dict(walk(OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg))
-
-# %% ../nbs/11_train.ipynb #737bc1a8
-def record_run(runs_dir, # the folder of the runs table runs.csv (made if missing)
-               row:dict, # a run's results and flat config; its `run` (the run folder) says which row it replaces
-              ) -> pd.DataFrame:
-    "Add (or replace, by `run`: the same folder however it is written) a row of the runs table `<runs_dir>/runs.csv`"
-    runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
-    path, key = runs_dir/'runs.csv', os.path.realpath(row['run'])
-    with open(runs_dir/'.runs.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # read, change and replace the table as one step (writers wait; readers see whole files)
-        old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=['run'])
-        df = pd.concat([old[[os.path.realpath(str(r)) != key for r in old['run']]], pd.DataFrame([row])], ignore_index=True)
-        with atomic_path(path) as t: df.to_csv(t, index=False)
-    return df
-
-# %% ../nbs/11_train.ipynb #aeb45a0e
-def _lock_held(d:Path) -> bool:
-    "Whether a process holds the run folder `d` (its run is still going)"
-    try: fd = os.open(d/_LOCK, os.O_RDWR)
-    except OSError: return False
-    try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); fcntl.flock(fd, fcntl.LOCK_UN); return False
-    except BlockingIOError: return True
-    finally: os.close(fd)
-
-def _epochs_logged(d:Path) -> int:
-    try: return len(pd.read_csv(d/'metrics.csv'))
-    except (OSError, ValueError): return 0
-
-def _unrecorded(runs_dir:Path, known:set) -> pd.DataFrame:
-    "Run folders of `runs_dir` without a row in runs.csv: `running` (their lock is held) or `killed` (kill -9, a crash, a power cut)"
-    locks = sorted([*runs_dir.glob(f'*/{_LOCK}'), *runs_dir.glob(f'multirun/*/*/{_LOCK}')])
-    return pd.DataFrame([dict(run=str(l.parent), status='running' if _lock_held(l.parent) else 'killed', epochs_done=_epochs_logged(l.parent))
-                         for l in locks if str(l.parent) not in known and os.path.realpath(l.parent) not in _HELD])
-
-def runs_table(runs_dir='runs', # the folder holding runs.csv (a training config's `runs_dir`)
-              ) -> pd.DataFrame:
-    "The runs table of `runs_dir`, best score first (unfinished runs last); run folders without a row are listed as running or killed"
-    runs_dir = Path(os.path.abspath(runs_dir)); path = runs_dir/'runs.csv'
-    t = pd.read_csv(path) if path.is_file() else pd.DataFrame(dict(run=[]))
-    if len(extra := _unrecorded(runs_dir, set(t.run.astype(str)))): t = pd.concat([t, extra], ignore_index=True)
-    if not len(t): raise FileNotFoundError(f"{path}: no runs table (train a model first)")
-    t = t.convert_dtypes()  # integer columns stay integers where some rows lack them
-    if 'score' not in t: return t  # (no run got as far as a score: failed runs only)
-    return t.sort_values('score', ascending=False, na_position='last').reset_index(drop=True)
-
-def _run_config(run) -> dict:
-    from omegaconf import OmegaConf
-    p = Path(run)/'config.yaml'
-    if not p.is_file(): raise FileNotFoundError(f"{p}: not a run folder (no config.yaml)")
-    return flat_config(OmegaConf.load(p))
 
 # %% ../nbs/11_train.ipynb #76756fb4
 def _phases(cfg) -> list:
@@ -576,28 +107,19 @@ def _swa_cb(cfg, n_epochs:int):
 
 def _quiet(*args): pass
 
-def per_class_recall(y_true:np.ndarray, # true labels, a row per image: root, vowel and consonant classes (n x 3)
-                     y_pred:np.ndarray, # predicted labels, the same layout
-                    ) -> pd.DataFrame:
-    "Recall and support per class and component, for every class the macro recall averages (true or predicted)"
-    rows = []
-    for k, comp in enumerate(COMPONENTS):
-        for c in np.union1d(y_true[:, k], y_pred[:, k]):  # a class only predicted counts as recall 0, as in sklearn's macro recall
-            m = y_true[:, k] == c
-            rows.append(dict(component=comp, cls=int(c), recall=float((y_pred[m, k] == c).mean()) if m.any() else 0., support=int(m.sum())))
-    return pd.DataFrame(rows)
+
 
 # %% ../nbs/11_train.ipynb #7282dbbd
 def _final(learn, dls, run_dir, cfg, swa) -> tuple:
     "Final model (best by score, or the SWA average), its validation metrics, per-class recall and sample predictions"
     if swa is None and rank_distrib() == 0 and (run_dir/'ckpt'/'best.pth').is_file():
         learn.model.load_state_dict(load_checkpoint(run_dir/'ckpt'/'best.pth'))
-    if swa is None: _broadcast_state(learn.model.state_dict())  # distributed: rank 0's weights on every rank (no shared disk needed)
+    if swa is None: broadcast_state(learn.model.state_dict())  # distributed: rank 0's weights on every rank (no shared disk needed)
     if is_distributed(): preds, targs = learn.get_preds(dl=sharded(dls.valid), reorder=False)  # every rank: all predictions
     else: preds, targs = learn.get_preds(dl=dls.valid)
     y_true, y_pred = np.stack([t.cpu().numpy() for t in targs[:3]], 1), preds_to_labels(preds)
     m = dict(score=competition_score(y_true, y_pred),
-             **{n: macro_recall(y_true[:, k], y_pred[:, k]) for k, n in enumerate(('root', 'vowel', 'consonant'))})
+             **{SHORT_NAMES[c]: macro_recall(y_true[:, k], y_pred[:, k]) for k, c in enumerate(COMPONENTS)})
     ds, n = dls.valid.dataset, cfg.tracking.n_samples
     samples = [(np.asarray(ds.x[ds.idxs[i]]), f"true {'/'.join(map(str, y_true[i]))} pred {'/'.join(map(str, y_pred[i]))}")
                for i in range(min(n, len(ds)))]
@@ -613,12 +135,12 @@ def train(cfg, # the training config (`train_config`), checked by `check_config`
     "Run the training config `cfg` (see `train_config`); returns the final validation metrics and the run folder"
     check_config(cfg)
     _find_weights(cfg)
-    cpu = _join_group(cfg) if _launched() else None  # torchrun / accelerate launch: one rank of several
+    cpu = join_group(cfg.device) if launched() else None  # torchrun / accelerate launch: one rank of several
     main, got = rank_distrib() == 0, None
     if main:  # rank 0 claims the run folder; the other ranks learn its name
         try: got = claim_run_dir(run_dir=cfg.resume, resume=True) if cfg.resume else claim_run_dir(cfg.runs_dir, run_dir or cfg.run_dir or None)
         except (FileExistsError, FileNotFoundError) as e: got = e
-    got = _from_rank0(got)
+    got = from_rank0(got)
     if isinstance(got, Exception): raise got
     try: return _train(cfg, got, cbs, progress, cpu)
     except BaseException as e:
@@ -630,7 +152,7 @@ def train(cfg, # the training config (`train_config`), checked by `check_config`
 def _find_weights(cfg):
     "timm's hub weights (`model.pretrained=true`) found before any data work: downloaded where online, else the local cache"
     m = cfg.model
-    if str(m.pretrained).lower() != 'true' or m.arch in _XRESNETS: return
+    if str(m.pretrained).lower() != 'true' or m.arch in XRESNETS: return
     try: hub_weights(m.arch)
     except (FileNotFoundError, ValueError) as e: raise ConfigError(f"bad config:\n  model.pretrained: {e}") from None
 
@@ -655,7 +177,7 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
     elif main:
         with atomic_path(run_dir/'config.yaml') as t: t.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     flat = flat_config(cfg)
-    dls, learn = _rank0_first(lambda: build_learner(cfg, progress))  # (rank 0 writes the synthetic set and caches)
+    dls, learn = rank0_first(lambda: build_learner(cfg, progress))  # (rank 0 writes the synthetic set and caches)
     if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from MetricsLogger instead
     phases = _phases(cfg)
     loggers = [WandbLogger(cfg, run_dir, flat)] if cfg.tracking.wandb and main else []
@@ -679,7 +201,7 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
             with atomic_path(run_dir/'metrics.csv') as t: pd.DataFrame(logger.rows).to_csv(t, index=False)
     swa, status, error = None, 'interrupted', None
     try:
-        with _fit_ctx(learn, cpu):  # distributed: fastai's DistributedTrainer (accelerate) around every fit
+        with fit_ctx(learn, cpu):  # distributed: fastai's DistributedTrainer (accelerate) around every fit
             for i, (name, n, kw) in enumerate(phases):
                 if i < start_phase: continue
                 start = start_epoch if i == start_phase else 0  # start == n: every epoch done, the fit only ends (SWA/EMA: the average)
@@ -712,46 +234,8 @@ def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
         raise
     result = record('finished', **metrics)
     for lg in loggers: lg.finish(metrics, per_class, samples)
-    if main: print(' '.join(f'{k}={metrics[k]:.4f}' for k in ('score', 'root', 'vowel', 'consonant')), flush=True)
+    if main: print(' '.join(f'{k}={metrics[k]:.4f}' for k in ('score', *SHORT_NAMES.values())), flush=True)
     return result
-
-# %% ../nbs/11_train.ipynb #467daf72
-_CONF = Path(str(importlib.resources.files('bengali_fa')/'conf'))  # the packaged YAML files
-_GROUP_KEYS = {'schedule': 'train'}  # config folders whose keys live under another name (`# @package train`)
-
-_HELP = """usage: bengali-fa-train [key=value ...] [group=option ...] [-m key=a,b ...]
-Train a multi-head grapheme classifier; the run's folder holds its config, metrics, checkpoints and model bundle.
-
-examples:
-  bengali-fa-train                                       # the synthetic set, xresnet18 at 64 px (about 10 minutes on 2 CPU cores)
-  bengali-fa-train data=competition data.path=/data/bengaliai-cv19 model=xresnet34 train.epochs=30 aug=cutmix swa=swa
-  bengali-fa-train -m model.arch=xresnet18,xresnet34     # a sweep: one run folder per job
-  bengali-fa-train resume=runs/2026-11-28_12-00-00       # continue a stopped run from its last checkpoint
-
-Unknown keys are errors. BENGALI_FA_DEBUG=1 shows the traceback of an error; --hydra-help shows Hydra's own options.
-"""
-
-def _yaml_keys(path:Path, prefix:str) -> list:
-    "The lines of a packaged YAML file with each top-level key written as `prefix` + key (comments kept; the defaults list and hydra block dropped)"
-    out, skip = [], False
-    for line in path.read_text().splitlines():
-        if line.startswith('# @package') or not line.strip(): continue
-        top = not line[0].isspace() and not line.startswith('#')
-        if top: skip = line.split(':')[0] in ('defaults', 'hydra')
-        if not skip: out.append(f"  {prefix}{line}" if top else f"  {line}")
-    return out
-
-def train_help() -> str:
-    "What `bengali-fa-train --help` prints: usage, examples, the config groups and every key with its default and comment"
-    from omegaconf import OmegaConf
-    defaults = [next(iter(d.items())) for d in OmegaConf.to_container(OmegaConf.load(_CONF/'config.yaml'))['defaults']
-                if isinstance(d, dict) and not next(iter(d)).startswith('override')]  # the groups (not Hydra's own)
-    lines = [_HELP, 'config groups (group=option):']
-    for g, opt in defaults:
-        lines.append(f"  {g}: {', '.join(sorted(p.stem for p in (_CONF/g).glob('*.yaml')))} (default: {opt})")
-    lines += ['', 'keys (key=value), with their defaults:', *_yaml_keys(_CONF/'config.yaml', '')]
-    for g, opt in defaults: lines += ['', f"{g}={opt} ({g}/{opt}.yaml):", *_yaml_keys(_CONF/g/f'{opt}.yaml', _GROUP_KEYS.get(g, g) + '.')]
-    return '\n'.join(lines)
 
 # %% ../nbs/11_train.ipynb #c6c7fbdc
 _HYDRA_FILES = {'.hydra', '.run.lock', 'train.log'}  # what Hydra and `claim_run_dir` put in a run folder before `train` writes
@@ -779,99 +263,5 @@ def train_cli():
     "Console script `bengali-fa-train`: train with the packaged Hydra configs and command-line overrides"
     import hydra
     if {'-h', '--help'} & set(sys.argv[1:]): print(train_help()); return  # (Hydra's own help: --hydra-help)
-    _register()
+    register_config()
     hydra.main(config_path='conf', config_name='config', version_base=None)(_hydra_task)()
-
-# %% ../nbs/11_train.ipynb #f1e2cc6c
-def config_diff(run_a, # a run folder (its config.yaml is read): column `a`
-                run_b, # the other run folder: column `b`
-               ) -> pd.DataFrame:
-    "Config keys whose values differ between two run folders"
-    a, b = _run_config(run_a), _run_config(run_b)
-    keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-    return pd.DataFrame(dict(key=keys, a=[a.get(k) for k in keys], b=[b.get(k) for k in keys]))
-
-# %% ../nbs/11_train.ipynb #dd908794
-def _metrics_table(src) -> tuple:
-    "A run's metrics table from a run folder, its `metrics.csv` or the table itself, and what to name in errors"
-    if isinstance(src, pd.DataFrame): return src, 'the metrics table'
-    p = Path(src) if Path(src).suffix == '.csv' else Path(src)/'metrics.csv'
-    if not p.is_file(): raise FileNotFoundError(f"{p}: no such file (expected a run folder or its metrics.csv; a run writes it when its first epoch ends)")
-    return pd.read_csv(p), p
-
-def run_lrs(src # a run folder, its `metrics.csv`, or that table
-           ) -> pd.DataFrame:
-    "Every parameter group's learning rate at the end of each epoch (1, 2, ...) of a run, and the phase"
-    m, where = _metrics_table(src)
-    cols = [c for c in m.columns if c.startswith('lr_')]
-    if not cols or 'epoch' not in m: raise ValueError(f"{where}: expected the columns epoch and lr_<group> of a run's metrics.csv, got {list(m.columns)}")
-    df = m[cols].rename(columns=lambda c: c[3:]).set_axis(pd.Index(m.epoch.to_numpy() + 1, name='epoch'))
-    return df.assign(phase=m.phase.to_numpy()) if 'phase' in m else df
-
-# %% ../nbs/11_train.ipynb #bd7da6c1
-_GROUP_STYLES = ('-', '--', ':', '-.')
-
-def runs_figure(runs:list, # run folders
-                metrics=('train_loss', 'valid_loss', 'score'), # columns of metrics.csv: one panel each
-                lr:bool=True): # and a last panel: every parameter group's learning rate (log scale)
-    "Learning curves of several runs from their metrics.csv, a colour per run; the learning rates a line style per group"
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
-    n = len(metrics) + bool(lr)
-    nc = min(n, 2); nr = -(-n // nc)  # two panels a row: readable at the docs' width
-    fig, axs = plt.subplots(nr, nc, figsize=(4.5 * nc, 3.5 * nr), squeeze=False)
-    for ax in axs.flat[n:]: fig.delaxes(ax)
-    axs, styles = axs.flat[:n], {}  # group name -> line style, in order of appearance
-    for i, run in enumerate(runs):
-        m, where = _metrics_table(run)
-        if miss := [k for k in ('epoch', *metrics) if k not in m]: raise ValueError(f"{where}: no column {', '.join(miss)} (it has {', '.join(m.columns)})")
-        name, colour = Path(run).name, f'C{i % 10}'
-        for ax, k in zip(axs, metrics): ax.plot(m['epoch'] + 1, m[k], marker='o', color=colour, label=name)
-        if lr:
-            lrs = run_lrs(m)
-            for g in lrs.columns.drop('phase', errors='ignore'):
-                ls = styles.setdefault(g, _GROUP_STYLES[len(styles) % len(_GROUP_STYLES)])
-                axs[-1].plot(lrs.index, lrs[g], color=colour, ls=ls, marker='o', ms=3, label=f'{name} {g}')
-    for ax, k in zip(axs, [*metrics, 'learning rate'][:n]):
-        ax.set(xlabel='epoch', title=k); ax.grid(alpha=0.3); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if metrics: axs[len(metrics) - 1].legend(fontsize=8)  # the runs' colours
-    if lr:
-        axs[-1].set_yscale('log')
-        axs[-1].legend(handles=[Line2D([], [], color='0.3', ls=s, label=g) for g, s in styles.items()], fontsize=8, title='group', title_fontsize=8)
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/11_train.ipynb #ef1ed1e8
-def plot_runs(runs:list, # run folders
-              out='curves.png', # the PNG file to write
-              metrics=('train_loss', 'valid_loss', 'score'), # columns of metrics.csv: one panel each
-              lr:bool=True, # and a panel of every parameter group's learning rate
-             ) -> Path:
-    "`runs_figure` of several runs saved to `out` (what `bengali-fa-runs plot` writes)"
-    import matplotlib.pyplot as plt
-    fig = runs_figure(runs, metrics, lr)
-    out = Path(out); fig.savefig(out, dpi=90); plt.close(fig)
-    return out
-
-# %% ../nbs/11_train.ipynb #de427b5e
-@call_parse
-def runs_cli(cmd:Annotated[str, dict(choices=('list', 'diff', 'plot'))], # list: runs by score; diff A B: config keys that differ; plot A B ...: learning curves
-             *runs:str, # the run folders (diff, plot)
-             runs_dir:str='runs', # the folder holding runs.csv (list)
-             top:int=20, # list: this many runs
-             keys:str='model.arch,data.size,train.epochs,aug.kind,swa.kind', # list: the config columns shown
-             out:str='curves.png'): # plot: the PNG file
-    "Console script `bengali-fa-runs`: list runs by score, diff two runs' configs, plot learning curves"
-    with cli_errors('bengali-fa-runs', active=is_cli(runs_cli)):
-        if cmd == 'list':
-            t = runs_table(runs_dir)
-            cols = ['run', 'status', 'score', 'root', 'vowel', 'consonant', 'epochs_done', 'wall_s'] + [k for k in keys.split(',') if k in t]
-            if 'error' in t: t['error'] = t.error.astype('string').fillna('').str.replace(r'\s+', ' ', regex=True).str.slice(0, 80)  # why a run failed, short
-            print(t[[c for c in cols + ['error'] if c in t]].head(top).to_string(index=False))
-        elif cmd == 'diff':
-            if len(runs) != 2: raise ValueError(f"diff takes two run folders, got {len(runs)}")
-            print(config_diff(*runs).to_string(index=False))
-        else:
-            if not runs: raise ValueError("plot takes one or more run folders")
-            print(plot_runs(list(runs), out))

@@ -30,7 +30,7 @@ def interrupt(cmd, tmp, when, sig=signal.SIGINT, env=None):
 
 def leftovers(tmp) -> str:
     "What a user would have to clean up by hand: hidden partial files and run folders the runs table does not show"
-    from bengali_fa.train import runs_table
+    from bengali_fa.runs import runs_table
     part = [p for p in Path(tmp).rglob('.*partial-*')]
     rows = []
     for rd in Path(tmp).rglob('runs.csv'):

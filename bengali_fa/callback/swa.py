@@ -17,7 +17,7 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.schedule import LRFinder, ParamScheduler
     import fastai.callback.progress  # Learner.no_bar
     from fastai.torch_core import get_model, rank_distrib, distrib_barrier
-from ..metrics import is_distributed, sharded
+from ..distributed import broadcast_state, is_distributed, mean_bn_stats, sharded
 
 # %% auto #0
 __all__ = ['SWA_KINDS', 'average_state', 'load_state', 'update_bn', 'save_state', 'SWA', 'EMA', 'swa_callback']
@@ -98,18 +98,6 @@ def _on_device(sd:dict|None, model:nn.Module) -> dict|None:
     ref = model.state_dict()
     return {k: v.to(ref[k].device, copy=True) for k, v in sd.items()}
 
-def _broadcast_state(sd:dict):
-    "Make every rank hold rank 0's tensors of `sd` (in place), when distributed"
-    if is_distributed():
-        for v in sd.values(): torch.distributed.broadcast(v, 0)
-
-def _mean_bn_stats(model:nn.Module):
-    "Average the BatchNorm running statistics over the ranks (each updated them on its shard), when distributed"
-    if not is_distributed(): return
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
-            for t in (m.running_mean, m.running_var): torch.distributed.all_reduce(t); t /= torch.distributed.get_world_size()
-
 # %% ../../nbs/08_callback.swa.ipynb #15d40a82
 def _lr_finding(learn): return any(isinstance(cb, LRFinder) for cb in learn.cbs)
 def _amp_cbs(learn) -> list: return [cb for cb in learn.cbs if isinstance(cb, MixedPrecision)]
@@ -176,9 +164,9 @@ class SWA(Callback):
         self.active = False
         model = get_model(self.model)  # (fastai's DistributedTrainer has unwrapped it already)
         load_state(model, self.avg); self.avg = None
-        _broadcast_state(model.state_dict())  # DDP: every rank holds rank 0's average
+        broadcast_state(model.state_dict())  # DDP: every rank holds rank 0's average
         if self.bn_update:  # DDP: each rank one pass over its shard of the training set, then the mean of the statistics
-            update_bn(model, sharded(self.dls.train), _amp_dtype(self.learn)); _mean_bn_stats(model)
+            update_bn(model, sharded(self.dls.train), _amp_dtype(self.learn)); mean_bn_stats(model)
         if self.validate: self.valid_metrics = self._validate()
         if self.save: self.saved = _save_rank0(model.state_dict(), _save_path(self.learn, self.save))
 
@@ -244,7 +232,7 @@ class EMA(Callback):
 
     def before_validate(self):
         if self.active and self.validate and self.n_steps and self._backup is None:
-            _broadcast_state(self.avg)  # DDP: rank 0's average everywhere (each rank's BatchNorm buffers saw its own batches)
+            broadcast_state(self.avg)  # DDP: rank 0's average everywhere (each rank's BatchNorm buffers saw its own batches)
             self._backup = average_state(None, get_model(self.model), 0)
             load_state(get_model(self.model), self.avg)
     def _restore(self):
@@ -255,7 +243,7 @@ class EMA(Callback):
         self._restore()
         if not (self.active and self.n_steps): return
         self.active = False
-        _broadcast_state(self.avg)
+        broadcast_state(self.avg)
         if self.load: load_state(get_model(self.model), self.avg)
         if self.save:
             sd = {k: self.avg[k].to(v.dtype) for k, v in get_model(self.model).state_dict().items()}
