@@ -11,7 +11,7 @@ rendered extra, and every test image is drawn in one of them (30% of the test im
    images are the baseline set's): the competition score, root / vowel / consonant recall, seen and unseen graphemes,
    and unseen / seen.
 
-Fonts: every working font found (pip, Debian) plus fontsource's designs (`bengali_fa.synth.FONT_PACKAGES`), which the
+Fonts: every working font found (pip, Debian) plus fontsource's designs (`bengali_fa.fonts.FONT_PACKAGES`), which the
 script installs into $BENGALI_FA_CACHE/bench/fonts with `install_fonts` when they are not there yet (npm needed once).
 Presets: `small` (GATE's budget: 5,000 images and 300 renders at 32 px, 4 epochs; about 3 minutes a run on 2 cores)
 for recipe decisions, `default` (README's first command: 8,000 images and 1,000 renders at 64 px, 6 epochs).
@@ -20,6 +20,7 @@ bench/results/styles_<preset>.json.
 
 Usage: python bench/styles.py [--preset small] [--seeds 0 1] [--groups 'Galada,Noto Serif Bengali' 'Atma,Likhan']
                               [-o data.max_rotate=20 ...] [--name variant] [--skip-plain]
+       python bench/styles.py --preset default --seeds 0 --plain-only bench/results/styles_default.json   (the anchor of runs made with --skip-plain)
 """
 import argparse, contextlib, io, json, os, time
 from pathlib import Path
@@ -39,7 +40,7 @@ def design_scores(y, p, designs, seen) -> dict:
 
 def bench_fonts(folder:Path):
     "Install fontsource's Bengali designs into `folder` (once) and make `find_fonts` look there"
-    from bengali_fa.synth import FONT_PACKAGES, install_fonts, package_dir
+    from bengali_fa.fonts import FONT_PACKAGES, install_fonts, package_dir
     os.environ['BENGALI_FA_FONTS'] = str(folder)
     missing = [p for p in FONT_PACKAGES if not (package_dir(p, folder)/'source.json').is_file()]
     if missing:
@@ -71,19 +72,22 @@ def main():
     ap.add_argument('--exclude', default='', help='designs never trained on (comma-separated), e.g. to measure what they add')
     ap.add_argument('--train-tag', default='', help='render a training set of its own under this name (the code of now: a changed generator)')
     ap.add_argument('--render', nargs='*', default=[], help="RenderConfig overrides of the training images, e.g. pen='(-0.5,1.5)' pressure=0.4")
+    ap.add_argument('--plain-only', default='', help="a result file with the library's runs: run only the plain loop, each (group, seed) for the library's seconds there, and write both")
     ap.add_argument('--out', default='', help='result file (default: bench/results/styles_<preset>[_<name>].json)')
     a = ap.parse_args()
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     root = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'styles'
     bench_fonts(Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'fonts')
     from bengali_fa.train import train, train_config
-    from bengali_fa.data import preprocess, _split
+    from bengali_fa.preprocess import preprocess
+    from bengali_fa.data import split_data
     from bengali_fa.predict import predict_parquets
-    from bengali_fa.synth import find_fonts, font_designs
+    from bengali_fa.fonts import find_fonts, font_designs
     overrides = PRESETS[a.preset] + a.override
     cfg = train_config(overrides)
     d, rows = cfg.data, []
     designs_found = list(font_designs(find_fonts(quiet=True)[0]))
+    prev = json.loads(Path(a.plain_only).read_text())['runs'] if a.plain_only else []
     for grp in a.groups:
         group = [g.strip() for g in grp.split(',')]
         exclude = [e.strip() for e in a.exclude.split(',') if e.strip()]
@@ -100,14 +104,20 @@ def main():
         assert set(design) <= set(group), f"test images in designs {set(design) - set(group)}"
         assert (pd.read_csv(data/'train.csv').values == pd.read_csv(test_data/'train.csv').values).all()  # same labels
         for s in a.seeds:
-            x, _, ys, tr, *_ = _split(data, d.size, d.fold, d.n_folds, d.holdout, s, d.cache_dir or None, False, False, d.extra_renders, d.extra_graphemes)
+            lib_rows = [r for r in prev if r['group'] == grp and r['seed'] == s]
+            if a.plain_only and not lib_rows: raise SystemExit(f'{a.plain_only} has no run of group {grp!r}, seed {s}')
+            sp = split_data(data, size=d.size, fold=d.fold, n_folds=d.n_folds, holdout=d.holdout, seed=s, cache_dir=d.cache_dir or None, progress=False,
+                            extra_renders=d.extra_renders, extra_graphemes=d.extra_graphemes)
+            x, ys, tr = sp.x, sp.targets, sp.train
             tr = np.sort(tr)
-            t = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                r = train(train_config(overrides + [f'data.path={data}', f'seed={s}', f'runs_dir={root/"runs"}']), progress=False)
-            lib_s = time.perf_counter() - t
-            preds = {f'bengali_fa ({a.name})': (predict_parquets(r['run'], te_files, progress=False, device='cpu')
-                                                .set_index('image_id').loc[te.ids][list(COMPS)].to_numpy(), r['epochs_done'])}
+            if a.plain_only: rows += lib_rows; lib_s, preds = lib_rows[0]['seconds'], {}
+            else:
+                t = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    r = train(train_config(overrides + [f'data.path={data}', f'seed={s}', f'runs_dir={root/"runs"}']), progress=False)
+                lib_s = time.perf_counter() - t
+                preds = {f'bengali_fa ({a.name})': (predict_parquets(r['run'], te_files, progress=False, device='cpu')
+                                                    .set_index('image_id').loc[te.ids][list(COMPS)].to_numpy(), r['epochs_done'])}
             if not a.skip_plain:
                 model, stats, st = plain_loop(np.asarray(x[tr]), ys[tr, :3], lib_s, s, 3e-3, cfg.train.bs)
                 preds['plain loop (timm resnet18)'] = (plain_predict(model, stats, np.array(te.x)), st['epochs'])
