@@ -18,7 +18,7 @@ from plain_loop import COMPS, bench_set, test_scores, test_set
 # what each variant adds to the default config
 VARIANTS = {'baseline': [], 'mixup': ['aug=mixup'], 'cutmix': ['aug=cutmix'], 'both': ['aug=both'], 'swa': ['swa=swa'],
             'ema': ['swa=ema'], 'weights': ['model.class_weights=inverse'], 'smooth': ['model.label_smoothing=0.1'],
-            'aux': ['model.grapheme_head=true', 'data.grapheme=true'],
+            'aux': ['model.grapheme_head=true'],
             'prev_aug': ['data.max_warp=0', 'data.max_rotate=8', 'data.max_zoom=1.1'],  # the augmentation before the warp
             'strong_warp': ['data.max_warp=0.25', 'data.max_rotate=12', 'data.max_zoom=1.2'],
             'bs64': ['train.bs=64', 'train.lr=0.02', 'train.epochs=7']}

@@ -5,7 +5,7 @@ unseen_frac=0.5)`, one held-out test font), for every seed train three models of
 at one budget, all validated on a grapheme holdout (`data.holdout`, whole graphemes absent from training):
 
 1. `plain`: the three component heads;
-2. `aux`: + the auxiliary grapheme head (`data.grapheme=true model.grapheme_head=true`);
+2. `aux`: + the auxiliary grapheme head (`model.grapheme_head=true`);
 3. `aux+renders`: + `data.extra_renders=N` renders of unseen combinations (training split only).
 
 Each model predicts the synthetic *test* set (`predict_parquets(..., probs=True)`), its holdout validation images and
@@ -27,8 +27,8 @@ import sys
 import numpy as np, pandas as pd, torch
 sys.path.insert(0, str(Path(__file__).parent))
 from plain_loop import bench_set, test_set
-VARIANTS = {'plain': [], 'aux': ['data.grapheme=true', 'model.grapheme_head=true'],
-            'aux+renders': ['data.grapheme=true', 'model.grapheme_head=true', 'data.extra_renders={extra}']}
+VARIANTS = {'plain': [], 'aux': ['model.grapheme_head=true'],
+            'aux+renders': ['model.grapheme_head=true', 'data.extra_renders={extra}']}
 
 def bench_score(y, p) -> float:
     "The competition metric: macro recall per component, weighted 2:1:1"

@@ -13,6 +13,10 @@ from typing import List, Optional
 import torch
 from .extras import EXTRA_GRAPHEMES
 from .learner import SCHEDULES
+from .loss import CLASS_WEIGHTS
+from .model import POOLS
+from .callback.mix import MIX_KINDS
+from .callback.swa import SWA_KINDS
 from .runs import claim_run_dir, stamped_dir
 
 # %% auto #0
@@ -25,7 +29,7 @@ M = '???'  # every value comes from the YAML files in bengali_fa/conf
 class DataConfig:
     "The `data` group: the arguments of `bengali_dls` and the synthetic set's size (documented in conf/data/synth.yaml)"
     path: str = M; n_train: int = M; n_test: int = M; synth_seed: int = M; size: int = M; fold: int = M
-    n_folds: int = M; holdout: float = M; grapheme: bool = M; cache_dir: str = M; extra_renders: int = M; extra_graphemes: str = M
+    n_folds: int = M; holdout: float = M; cache_dir: str = M; extra_renders: int = M; extra_graphemes: str = M
     max_rotate: float = M; max_zoom: float = M; max_warp: float = M
 
 @dataclass
@@ -37,7 +41,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    "The `train` group: schedule, epochs, batch size, learning rate, weight decay, checkpoints (conf/schedule/default.yaml)"
+    "The `train` group: schedule, epochs, batch size, learning rate, weight decay, checkpoints (conf/train/default.yaml)"
     schedule: str = M; epochs: int = M; freeze_epochs: int = M; bs: int = M; lr: float = M; lr_mult: float = M; wd: float = M; ckpt_every: int = M
 
 @dataclass
@@ -48,7 +52,7 @@ class AugConfig:
 @dataclass
 class SWAConfig:
     "The `swa` group: stochastic weight averaging or an EMA of the weights (documented in conf/swa/none.yaml)"
-    kind: str = M; start_epoch: int = M; lr: float = M; decay: float = M
+    kind: str = M; start_epoch: Optional[int] = M; lr: Optional[float] = M; decay: float = M
 
 @dataclass
 class TrackingConfig:
@@ -148,11 +152,10 @@ def check_config(cfg, # a training config (`train_config`)
         ('model.pretrained', m.arch in XRESNETS and str(m.pretrained).lower() == 'true', f"{m.arch} has no hub weights: a weights file, or '' for random init"),
         ('model.pretrained', m.pretrained and str(m.pretrained).lower() != 'true' and not Path(m.pretrained).is_file(),
          f"{m.pretrained}: no such weights file ('' for random init, true for timm's hub weights: a download when online, else the local cache)"),
-        ('model.grapheme_head', m.grapheme_head and not d.grapheme, "needs data.grapheme=true"),
         ('model.head_weights', len(m.head_weights) != 3 or min(m.head_weights) < 0, f"3 non-negative weights (root, vowel, consonant), got {list(m.head_weights)}"),
-        ('model.class_weights', m.class_weights not in ('', 'inverse', 'effective'), f"'', inverse or effective, got {m.class_weights!r}"),
+        ('model.class_weights', m.class_weights not in ('', *CLASS_WEIGHTS), f"'', {' or '.join(CLASS_WEIGHTS)}, got {m.class_weights!r}"),
         ('model.label_smoothing', not 0 <= m.label_smoothing < 1, f"must be in [0, 1), got {m.label_smoothing}"),
-        ('model.pool', m.pool not in ('concat', 'avg'), f"concat or avg, got {m.pool!r}"),
+        ('model.pool', m.pool not in POOLS, f"{' or '.join(POOLS)}, got {m.pool!r}"),
         ('model.dropout', not 0 <= m.dropout < 1, f"must be in [0, 1), got {m.dropout}"),
         ('train.schedule', t.schedule not in SCHEDULES, f"one of {', '.join(SCHEDULES)}, got {t.schedule!r}"),
         ('train.schedule', t.schedule == 'fine_tune' and not m.pretrained,
@@ -163,13 +166,15 @@ def check_config(cfg, # a training config (`train_config`)
         ('train.lr', not t.lr > 0, f"must be > 0, got {t.lr}"),
         ('train.lr_mult', not t.lr_mult >= 1, f"must be >= 1, got {t.lr_mult}"),
         ('train.ckpt_every', t.ckpt_every < 1, f"must be >= 1, got {t.ckpt_every}"),
-        ('aug.kind', a.kind not in ('none', 'mixup', 'cutmix', 'both'), f"none, mixup, cutmix or both, got {a.kind!r}"),
+        ('aug.kind', a.kind not in MIX_KINDS, f"one of {', '.join(MIX_KINDS)}, got {a.kind!r}"),
         ('aug.alpha', not a.alpha > 0, f"must be > 0, got {a.alpha}"),
         ('aug.switch_prob', not 0 <= a.switch_prob <= 1, f"must be in [0, 1], got {a.switch_prob}"),
-        ('swa.kind', s.kind not in ('none', 'swa', 'ema'), f"none, swa or ema, got {s.kind!r}"),
+        ('swa.kind', s.kind not in SWA_KINDS, f"one of {', '.join(SWA_KINDS)}, got {s.kind!r}"),
+        ('swa.lr', s.lr is not None and not s.lr > 0, f"must be > 0 (null: keep the schedule), got {s.lr}"),
+        ('swa.start_epoch', s.start_epoch is not None and s.start_epoch < 0, f"must be >= 0 (null: the last third), got {s.start_epoch}"),
         ('swa.decay', not 0 < s.decay < 1, f"must be in (0, 1), got {s.decay}"),
-        ('swa.start_epoch', s.kind != 'none' and s.start_epoch >= t.epochs,
-         f"{s.start_epoch} is past the last epoch of train.epochs={t.epochs} (epochs count from 0): nothing would be averaged; -1 starts at the last third"),
+        ('swa.start_epoch', s.kind != 'none' and s.start_epoch is not None and s.start_epoch >= t.epochs,
+         f"{s.start_epoch} is past the last epoch of train.epochs={t.epochs} (epochs count from 0): nothing would be averaged; null starts at the last third"),
         ('device', not (cfg.device in ('auto', 'cpu') or cfg.device.startswith('cuda')), f"auto, cpu or cuda[:n], got {cfg.device!r}"),
         ('device', cfg.device.startswith('cuda') and not torch.cuda.is_available(), "cuda requested but no GPU is available"),
         ('resume', cfg.resume and not (Path(cfg.resume)/'ckpt'/'last.pth').is_file(), f"{cfg.resume}: no checkpoint ckpt/last.pth there"),
@@ -179,7 +184,6 @@ def check_config(cfg, # a training config (`train_config`)
 
 # %% ../nbs/10b_config.ipynb #467daf72
 _CONF = Path(str(importlib.resources.files('bengali_fa')/'conf'))  # the packaged YAML files
-_GROUP_KEYS = {'schedule': 'train'}  # config folders whose keys live under another name (`# @package train`)
 
 _HELP = """usage: bengali-fa-train [key=value ...] [group=option ...] [-m key=a,b ...]
 Train a multi-head grapheme classifier; the run's folder holds its config, metrics, checkpoints and model bundle.
@@ -212,5 +216,5 @@ def train_help() -> str:
     for g, opt in defaults:
         lines.append(f"  {g}: {', '.join(sorted(p.stem for p in (_CONF/g).glob('*.yaml')))} (default: {opt})")
     lines += ['', 'keys (key=value), with their defaults:', *_yaml_keys(_CONF/'config.yaml', '')]
-    for g, opt in defaults: lines += ['', f"{g}={opt} ({g}/{opt}.yaml):", *_yaml_keys(_CONF/g/f'{opt}.yaml', _GROUP_KEYS.get(g, g) + '.')]
+    for g, opt in defaults: lines += ['', f"{g}={opt} ({g}/{opt}.yaml):", *_yaml_keys(_CONF/g/f'{opt}.yaml', g + '.')]
     return '\n'.join(lines)

@@ -141,13 +141,10 @@ def show_labelled(x, # images (n, 1, H, W), any scale: each is stretched to 0..2
                   ncols:int=3, # images per row
                   size:float=2.2): # width of each image in inches
     "Plot images `x` (n, 1, H, W) with titles: the shaped grapheme and its root/vowel/consonant labels"
-    from bengali_fa.synth import show_images
     n = min(max_n, len(x))
-    imgs = [np.asarray(t.float().cpu().squeeze(0)) for t in x[:n]]
-    imgs = [np.clip(255 * (i - i.min()) / max(i.max() - i.min(), 1e-6), 0, 255) for i in imgs]
     ys = [np.asarray(torch.as_tensor(y).cpu()) for y in ys]
     titles = [f'{compose(ys[0][k], ys[1][k], ys[2][k])} {ys[0][k]}/{ys[1][k]}/{ys[2][k]}' for k in range(n)]
-    return show_images(imgs, titles, ncols=ncols, size=size)
+    return show_images(x[:n], titles, ncols=ncols, size=size, stretch=True)
 
 # %% ../nbs/03_data.ipynb #6f1b3ee8
 def _show_batch(self, b=None, # a batch (images, root, vowel, consonant, ...); None: `self.one_batch()`

@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 from .labels import COMPONENTS, N_CLASSES, SHORT_NAMES, component_strings, render_text
 from .metrics import per_class_recall
 from .runs import run_lrs
-from .synth import show_images
+from .labels import show_images
 
 # %% auto #0
 __all__ = ['class_recall', 'plot_class_recall', 'worst_confusions', 'show_confusions', 'seen_unseen_scores', 'plot_seen_unseen',

@@ -19,7 +19,7 @@ from .core import SetupError
 __all__ = ['COMPONENTS', 'SHORT_NAMES', 'N_CLASSES', 'N_GRAPHEMES', 'IGNORE_INDEX', 'PKG_DATA', 'ZWJ', 'THIRD_PARTY_NOISE',
            'class_map', 'train_graphemes', 'grapheme_counts', 'component_strings', 'compose', 'root_kind', 'is_valid',
            'valid_combinations', 'unseen_combinations', 'decompose', 'read_labels_csv', 'packaged_fonts', 'check_raqm',
-           'render_text', 'bengali_title', 'third_party_imports']
+           'render_text', 'bengali_title', 'show_images', 'third_party_imports']
 
 # %% ../nbs/01_labels.ipynb #1ca8f23b
 COMPONENTS = ('grapheme_root', 'vowel_diacritic', 'consonant_diacritic')  # model/head order
@@ -201,6 +201,27 @@ def bengali_title(ax, # the matplotlib axes to title
     tax.imshow(im, cmap='gray', vmin=0, vmax=255)
     tax.set_aspect('equal', anchor='S'); tax.axis('off')
     return tax
+
+# %% ../nbs/01_labels.ipynb #75334043
+def show_images(imgs, # grayscale images: an (n, h, w) array, a list, or tensors (n, 1, h, w)
+                titles=None, # a title per image (Bengali allowed); None: no titles
+                ncols:int=6, # images per row
+                size:float=2.0, # width in inches of each image's cell (height: 0.75 of it)
+                stretch:bool=False, # each image stretched to 0..255 (model inputs of any scale); False: values are 0..255
+               ):
+    "Plot images in a grid, with Bengali-capable titles"
+    import matplotlib.pyplot as plt
+    imgs = [np.asarray(i.float().cpu() if hasattr(i, 'cpu') else i, dtype=np.float32 if stretch else None).squeeze() for i in imgs]
+    if stretch: imgs = [np.clip(255 * (i - i.min()) / max(i.max() - i.min(), 1e-6), 0, 255) for i in imgs]
+    n = len(imgs); nrows = -(-n // ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 0.75), squeeze=False)
+    for k, ax in enumerate(axs.flat):
+        ax.axis('off')
+        if k >= n: continue
+        ax.imshow(imgs[k], cmap='gray', vmin=0, vmax=255)
+        if titles is not None: bengali_title(ax, str(titles[k]), size=24, height=0.3)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/01_labels.ipynb #b3956285
 # (message regex, category, regex of the module that warns): notices that third-party packages give while bengali_fa imports them

@@ -10,9 +10,11 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from .labels import COMPONENTS, N_CLASSES, N_GRAPHEMES, IGNORE_INDEX
 
 # %% auto #0
-__all__ = ['compute_class_weights', 'MultiHeadLoss']
+__all__ = ['CLASS_WEIGHTS', 'compute_class_weights', 'MultiHeadLoss']
 
 # %% ../nbs/06_loss.ipynb #90c22245
+CLASS_WEIGHTS = ('inverse', 'effective')  # the kinds of `compute_class_weights`
+
 def compute_class_weights(labels, # the training labels of one target (`IGNORE_INDEX` ones count for no class)
                           n_classes:int, # the target's number of classes; labels must be below it
                           kind:str='inverse', # 'inverse': 1 / count; 'effective': (1 - beta) / (1 - beta ** count)
@@ -25,7 +27,7 @@ def compute_class_weights(labels, # the training labels of one target (`IGNORE_I
     seen = counts > 0
     if kind == 'inverse': w = np.where(seen, 1 / np.maximum(counts, 1), 0)
     elif kind == 'effective': w = np.where(seen, (1 - beta) / (1 - beta ** np.maximum(counts, 1)), 0)
-    else: raise ValueError(f"kind must be 'inverse' or 'effective', got {kind!r}")
+    else: raise ValueError(f"kind must be one of {CLASS_WEIGHTS}, got {kind!r}")
     w[~seen] = w[seen].max()
     w = w / (w * counts).sum() * counts.sum()  # mean weight over training samples = 1
     return torch.tensor(w, dtype=torch.float32)

@@ -15,8 +15,8 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.vision.models import xresnet
 
 # %% auto #0
-__all__ = ['load_state_dict', 'adapt_rgb', 'xresnet_body', 'hub_weights', 'timm_body', 'Head', 'BengaliModel', 'bengali_splitter',
-           'efficientnet_pytorch_to_timm', 'convert_efficientnet_pytorch']
+__all__ = ['POOLS', 'load_state_dict', 'adapt_rgb', 'xresnet_body', 'hub_weights', 'timm_body', 'Head', 'BengaliModel',
+           'bengali_splitter', 'efficientnet_pytorch_to_timm', 'convert_efficientnet_pytorch']
 
 # %% ../nbs/04_model.ipynb #50309489
 def load_state_dict(path # a local `.safetensors` or PyTorch file (a checkpoint's `state_dict` or `model` entry is taken)
@@ -100,6 +100,8 @@ def timm_body(arch:str, # any timm model name
     return m, m.num_features, set(groups[min(groups)])
 
 # %% ../nbs/04_model.ipynb #de42002b
+POOLS = ('concat', 'avg')  # a head's pooling: max and average concatenated, or average alone
+
 class Head(nn.Sequential):
     "Pooling ('concat' = max and average, or 'avg'), dropout and a linear layer"
     def __init__(self,
@@ -107,7 +109,7 @@ class Head(nn.Sequential):
                  n_out:int, # classes of the target
                  pool:str='concat', # 'concat': max and average pooling side by side (2 x n_in features), or 'avg'
                  dropout:float=0.25): # dropout probability before the linear layer
-        if pool not in ('concat', 'avg'): raise ValueError(f"pool must be 'concat' or 'avg', got {pool!r}")
+        if pool not in POOLS: raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
         p = AdaptiveConcatPool2d(1) if pool == 'concat' else nn.AdaptiveAvgPool2d(1)
         super().__init__(p, nn.Flatten(), nn.Dropout(dropout), nn.Linear(n_in * (2 if pool == 'concat' else 1), n_out))
 

@@ -247,7 +247,7 @@ def calibrate_bundle(path, # a run folder (or its bundle) trained with the graph
     from types import SimpleNamespace
     from bengali_fa.data import bengali_dls
     model, meta = load_bundle(path, device)
-    if not meta['grapheme_head']: raise ValueError(f"{bundle_dir(path)}: the model has no grapheme head (train with data.grapheme=true model.grapheme_head=true)")
+    if not meta['grapheme_head']: raise ValueError(f"{bundle_dir(path)}: the model has no grapheme head (train with model.grapheme_head=true)")
     cfg = meta.get('extra', {}).get('config', {})
     holdout, seed = float(cfg.get('data.holdout', 0) or 0), int(cfg.get('seed', 0))
     if not holdout: raise ValueError(f"{bundle_dir(path)}: trained without a grapheme holdout (data.holdout=0): no held-out graphemes to calibrate on")

@@ -6,8 +6,8 @@ Docs: https://bengali-fa.github.io/bengali_fa/synth.html.md"""
 
 # %% auto #0
 __all__ = ['SRC_HW', 'TEST_FONTS', 'SYNTH_VERSION', 'RenderConfig', 'item_rng', 'glyph_mask', 'warp_batch', 'render_batch',
-           'show_images', 'pick_fonts', 'sample_items', 'images_table', 'test_rows', 'read_pq', 'write_images',
-           'write_dataset', 'synth_cli']
+           'pick_fonts', 'sample_items', 'images_table', 'test_rows', 'read_pq', 'write_images', 'write_dataset',
+           'synth_cli']
 
 # %% ../nbs/02_synth.ipynb #e077d72d
 # no `from __future__ import annotations`: `@call_parse` reads `synth_cli`'s delegated annotations as objects
@@ -171,24 +171,6 @@ def render_batch(texts, # the graphemes to draw, one per image
         m = glyph_mask(t, fp, size, stroke, rng.uniform(*cfg.blur) * size / 64)
         masks.append(m); params.append(_params(rng, m.shape, cfg))
     return warp_batch(masks, params)
-
-# %% ../nbs/02_synth.ipynb #4f2c8f95
-def show_images(imgs, # grayscale images with values 0..255 (an (n, h, w) array or a list)
-                titles=None, # a title per image (Bengali allowed); None: no titles
-                ncols:int=6, # images per row
-                size:float=2.0 # width in inches of each image's cell (height: 0.75 of it)
-               ):
-    "Plot images in a grid, with Bengali-capable titles"
-    import matplotlib.pyplot as plt
-    n = len(imgs); nrows = math.ceil(n / ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 0.75), squeeze=False)
-    for k, ax in enumerate(axs.flat):
-        ax.axis('off')
-        if k >= n: continue
-        ax.imshow(imgs[k], cmap='gray', vmin=0, vmax=255)
-        if titles is not None: bengali_title(ax, str(titles[k]), size=24, height=0.3)
-    fig.tight_layout()
-    return fig
 
 # %% ../nbs/02_synth.ipynb #a51a8a12
 def pick_fonts(rng, # a numpy `Generator`: the draws

@@ -24,7 +24,7 @@ from .fonts import find_fonts, font_family
 from .synth import write_dataset, SYNTH_VERSION
 from .config import ConfigError, XRESNETS, check_config, register_config, train_config, train_help
 from .runs import claim_run_dir, flat_config, record_run, release_run_dir
-from .callback.track import MetricsLogger, ResumeCallback, SaveBest, WandbLogger, load_checkpoint, rng_state, set_rng_state
+from .callback.track import MetricsLogger, ResumeCallback, RunState, SaveBest, WandbLogger, load_checkpoint, rng_state, set_rng_state
 from .data import bengali_dls
 from .preprocess import default_cache_dir
 from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
@@ -69,8 +69,8 @@ def build_learner(cfg, # a training config (`train_config`): its `data` and `mod
                  ):
     "`DataLoaders` and `Learner` for `cfg` (seeded by `cfg.seed`): the `data` keys are `bengali_dls`'s arguments, the `model` keys `bengali_learner`'s"
     set_seed(cfg.seed, reproducible=True)
-    d = {k: v for k, v in cfg.data.items() if k not in _SYNTH_KEYS}
-    d.update(path=data_path(cfg, progress), cache_dir=d['cache_dir'] or None)
+    d = {k: v for k, v in cfg.data.items() if k not in (*_SYNTH_KEYS, 'grapheme')}  # ('grapheme': in the config of runs before it went)
+    d.update(path=data_path(cfg, progress), cache_dir=d['cache_dir'] or None, grapheme=cfg.model.grapheme_head)  # the head needs its target
     dls = bengali_dls(**d, bs=cfg.train.bs, device=_device(cfg), seed=cfg.seed, progress=progress)
     if len(dls.train) == 0:  # (the training loader drops its last incomplete batch)
         raise ConfigError(f"bad config:\n  train.bs: {cfg.train.bs} is more than the {dls.train.n} images of the training split: no batch to train on")
@@ -102,7 +102,8 @@ def _swa_cb(cfg, n_epochs:int):
     s = cfg.swa
     if s.kind == 'none' or n_epochs == 0: return None
     from bengali_fa.callback.swa import swa_callback
-    start = s.start_epoch if s.start_epoch >= 0 else n_epochs - max(1, n_epochs // 3)
+    last_third = n_epochs - max(1, n_epochs // 3)  # (older runs' configs: -1 for null, and lr 0 for null)
+    start = s.start_epoch if s.start_epoch is not None and s.start_epoch >= 0 else last_third
     return swa_callback(s.kind, start_epoch=start, lr=s.lr or None, decay=s.decay)
 
 def _quiet(*args): pass
@@ -165,77 +166,104 @@ def _record_early(cfg, run_dir:Path, e:BaseException):
         record_run(cfg.runs_dir, {**res, **flat_config(cfg)})
     except OSError: pass  # (a full disk: the error itself is what the user needs to see)
 
-def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
+# %% ../nbs/11_train.ipynb #d37d1b15
+def _open_run(cfg, run_dir:Path, main:bool) -> tuple:
+    "The run's config and checkpoint: a resumed run's own config and last checkpoint, else `cfg` (written to config.yaml) and None"
     from omegaconf import OmegaConf
-    main = rank_distrib() == 0  # distributed: rank 0 alone writes files, the runs table and W&B, and prints
+    if not cfg.resume:
+        if main:
+            with atomic_path(run_dir/'config.yaml') as t: t.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        return cfg, None
+    state, device = load_checkpoint(run_dir/'ckpt'/'last.pth'), cfg.device
+    cfg = OmegaConf.load(run_dir/'config.yaml'); cfg.device = device  # the run's own config; only the device may change
+    if main: print(f"resuming {run_dir} after epoch {sum(n for _, n, _ in _phases(cfg)[:state['phase']]) + state['epoch']}", flush=True)
+    return cfg, state
+
+# %% ../nbs/11_train.ipynb #acb4e549
+class _Run:
+    "A run's folder, flat config and tracking callbacks, and its record (rank 0 writes the files)"
+    def __init__(self, cfg, run_dir:Path, progress:bool, t0:float):
+        self.cfg, self.run_dir, self.main, self.t0, self.flat = cfg, run_dir, rank_distrib() == 0, t0, flat_config(cfg)
+        self.loggers = [WandbLogger(cfg, run_dir, self.flat)] if cfg.tracking.wandb and self.main else []
+        self.logger = MetricsLogger(run_dir/'metrics.csv', loggers=self.loggers, verbose=not progress)
+        self.saver = SaveBest(run_dir/'ckpt'/'best.pth')
+        self.resumer = ResumeCallback(run_dir/'ckpt'/'last.pth', cfg.train.ckpt_every, self.logger, self.saver)
+
+    def record(self, status:str, **extra) -> dict:
+        "result.json and the run's row of the runs table, with what the run has"
+        res = dict(run=str(self.run_dir), status=status, epochs_done=len(self.logger.rows), best_epoch=self.saver.best_epoch,
+                   wall_s=round(time.time() - self.t0, 1), **extra)
+        if self.main:
+            with atomic_path(self.run_dir/'result.json') as t: t.write_text(json.dumps(res, indent=1))
+            record_run(self.cfg.runs_dir, {**res, **self.flat})
+        return res
+
+    def restore(self, learn, state:dict|None) -> tuple:
+        "A resumed run's weights, metrics rows and best score (from checkpoint `state`); the phase and epoch to start from"
+        if state is None: return 0, 0
+        learn.model.load_state_dict(state['model'])
+        self.logger.rows, self.saver.best, self.saver.best_epoch = list(state['rows']), state['best'], state['best_epoch']
+        if self.main:  # epochs after the checkpoint are run again
+            with atomic_path(self.run_dir/'metrics.csv') as t: pd.DataFrame(self.logger.rows).to_csv(t, index=False)
+        return state['phase'], state['epoch']
+
+# %% ../nbs/11_train.ipynb #6e219c26
+def _fit_phases(learn, dls, run:_Run, state:dict|None, start:tuple, cbs, cpu):
+    "Fit the run's phases from `start` (phase, epoch), resuming from checkpoint `state`; the last phase's SWA/EMA callback"
+    phases, (start_phase, start_epoch), swa = _phases(run.cfg), start, None
+    n_epochs = sum(n for _, n, _ in phases)
+    with fit_ctx(learn, cpu):  # distributed: fastai's DistributedTrainer (accelerate) around every fit
+        for i, (name, n, kw) in enumerate(phases):
+            if i < start_phase: continue
+            first = start_epoch if i == start_phase else 0  # == n: every epoch done, the fit only ends (SWA/EMA: the average)
+            learn.freeze() if name == 'frozen' else learn.unfreeze()
+            swa = _swa_cb(run.cfg, n) if i == len(phases) - 1 else None  # SWA/EMA: the last phase
+            if state is not None:  # the first phase run after resuming: optimizer, generators, smoothed loss and average as saved
+                if first > 0:
+                    learn.opt.load_state_dict(state['opt']); _opt_to_params(learn.opt); run.resumer.smooth = state['smooth']
+                    if swa is not None and state.get('averaging') is not None: swa.load_state_dict(state['averaging'])
+                set_rng_state(state['rng'], dls); state = None
+            learn.run_state = RunState(name, i, sum(p[1] for p in phases[:i]), swa, n_epochs)  # what the tracking callbacks read
+            fit_cbs = [run.logger, run.saver, run.resumer, *_extra_cbs(run.cfg), *([swa] if swa else []), *cbs]
+            learn.fit_one_cycle(n, cbs=fit_cbs, start_epoch=first, **kw)
+    return swa
+
+# %% ../nbs/11_train.ipynb #f3c9bb16
+def _finish(learn, dls, run:_Run, swa) -> dict:
+    "The final model validated, per_class_recall.csv and the bundle written, the run recorded as finished (or failed, with why)"
+    metrics = {}
+    try:
+        metrics, per_class, samples = _final(learn, dls, run.run_dir, run.cfg, swa)
+        if run.main:
+            with atomic_path(run.run_dir/'per_class_recall.csv') as t: per_class.to_csv(t, index=False)
+            bundle_from_learner(learn, run.run_dir/'bundle', extra=dict(metrics=metrics, config=run.flat), overwrite=True)
+    except BaseException as e:  # training went well: keep the record of it
+        run.record('interrupted' if isinstance(e, KeyboardInterrupt) else 'failed', **metrics, error=f'after training: {_err(e)}')
+        raise
+    result = run.record('finished', **metrics)
+    for lg in run.loggers: lg.finish(metrics, per_class, samples)
+    if run.main: print(' '.join(f'{k}={metrics[k]:.4f}' for k in ('score', *SHORT_NAMES.values())), flush=True)
+    return result
+
+# %% ../nbs/11_train.ipynb #d13cddf4
+def _train(cfg, run_dir:Path, cbs, progress, cpu=None) -> dict:
+    "A claimed run: its config and checkpoint, data and learner, the phases' fits, then the final model and the record"
+    t0, main = time.time(), rank_distrib() == 0  # distributed: rank 0 alone writes files, the runs table and W&B, and prints
     progress = ((sys.stdout.isatty() or in_notebook()) if progress is None else progress) and main
-    t_start, state = time.time(), None
-    if cfg.resume:
-        state, device = load_checkpoint(run_dir/'ckpt'/'last.pth'), cfg.device
-        cfg = OmegaConf.load(run_dir/'config.yaml'); cfg.device = device  # the run's own config; only the device may change
-        if main: print(f"resuming {run_dir} after epoch {sum(n for _, n, _ in _phases(cfg)[:state['phase']]) + state['epoch']}", flush=True)
-    elif main:
-        with atomic_path(run_dir/'config.yaml') as t: t.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    flat = flat_config(cfg)
+    cfg, state = _open_run(cfg, run_dir, main)
     dls, learn = rank0_first(lambda: build_learner(cfg, progress))  # (rank 0 writes the synthetic set and caches)
     if not progress: learn.remove_cb(ProgressCallback); learn.logger = _quiet  # one line per epoch from MetricsLogger instead
-    phases = _phases(cfg)
-    loggers = [WandbLogger(cfg, run_dir, flat)] if cfg.tracking.wandb and main else []
-    logger = MetricsLogger(run_dir/'metrics.csv', loggers=loggers, verbose=not progress)
-    saver = SaveBest(run_dir/'ckpt'/'best.pth')
-    resumer = ResumeCallback(run_dir/'ckpt'/'last.pth', cfg.train.ckpt_every, logger, saver)
-    logger.n_total = sum(n for _, n, _ in phases)
-    def record(status, **extra) -> dict:  # result.json and the row of the runs table, with what the run has
-        res = dict(run=str(run_dir), status=status, epochs_done=len(logger.rows), best_epoch=saver.best_epoch,
-                   wall_s=round(time.time() - t_start, 1), **extra)
-        if main:
-            with atomic_path(run_dir/'result.json') as t: t.write_text(json.dumps(res, indent=1))
-            record_run(cfg.runs_dir, {**res, **flat})
-        return res
-    start_phase, start_epoch = 0, 0
-    if state is not None:
-        learn.model.load_state_dict(state['model'])
-        start_phase, start_epoch, logger.rows = state['phase'], state['epoch'], list(state['rows'])
-        saver.best, saver.best_epoch = state['best'], state['best_epoch']
-        if main:  # epochs after the checkpoint are run again
-            with atomic_path(run_dir/'metrics.csv') as t: pd.DataFrame(logger.rows).to_csv(t, index=False)
-    swa, status, error = None, 'interrupted', None
-    try:
-        with fit_ctx(learn, cpu):  # distributed: fastai's DistributedTrainer (accelerate) around every fit
-            for i, (name, n, kw) in enumerate(phases):
-                if i < start_phase: continue
-                start = start_epoch if i == start_phase else 0  # start == n: every epoch done, the fit only ends (SWA/EMA: the average)
-                learn.freeze() if name == 'frozen' else learn.unfreeze()
-                swa = _swa_cb(cfg, n) if i == len(phases) - 1 else None  # SWA/EMA: the last phase
-                if state is not None:  # the first phase run after resuming: optimizer, generators, smoothed loss and average as saved
-                    if start > 0:
-                        learn.opt.load_state_dict(state['opt']); _opt_to_params(learn.opt); resumer.smooth = state['smooth']
-                        if swa is not None and state.get('averaging') is not None: swa.load_state_dict(state['averaging'])
-                    set_rng_state(state['rng'], dls); state = None
-                logger.phase, resumer.phase, resumer.averager, saver.averager = name, i, swa, swa
-                logger.offset = saver.offset = sum(p[1] for p in phases[:i])  # epochs counted over the phases
-                learn.fit_one_cycle(n, cbs=[logger, saver, resumer, *_extra_cbs(cfg), *([swa] if swa else []), *cbs], start_epoch=start, **kw)
-        status = 'finished'
+    run = _Run(cfg, run_dir, progress, t0)
+    start, status, error = run.restore(learn, state), 'interrupted', None
+    try: swa = _fit_phases(learn, dls, run, state, start, cbs, cpu); status = 'finished'
     except Exception as e: status, error = 'failed', e; raise  # KeyboardInterrupt (Ctrl-C) leaves 'interrupted'
     finally:
         if status != 'finished':
-            try: record(status, **({'error': _err(error)} if error else {}))
+            try: run.record(status, **({'error': _err(error)} if error else {}))
             except OSError: pass  # (a full disk: the run's own error is what the user needs to see)
-    metrics = {}
     if not progress: learn.remove_cb(ProgressCallback)  # (fastai's distrib_ctx gives ranks > 0 a progress bar back)
     distrib_barrier()  # distributed: rank 0 has written best.pth
-    try:
-        metrics, per_class, samples = _final(learn, dls, run_dir, cfg, swa)
-        if main:
-            with atomic_path(run_dir/'per_class_recall.csv') as t: per_class.to_csv(t, index=False)
-            bundle_from_learner(learn, run_dir/'bundle', extra=dict(metrics=metrics, config=flat), overwrite=True)
-    except BaseException as e:  # training went well: keep the record of it
-        record('interrupted' if isinstance(e, KeyboardInterrupt) else 'failed', **metrics, error=f'after training: {_err(e)}')
-        raise
-    result = record('finished', **metrics)
-    for lg in loggers: lg.finish(metrics, per_class, samples)
-    if main: print(' '.join(f'{k}={metrics[k]:.4f}' for k in ('score', *SHORT_NAMES.values())), flush=True)
-    return result
+    return _finish(learn, dls, run, swa)
 
 # %% ../nbs/11_train.ipynb #c6c7fbdc
 _HYDRA_FILES = {'.hydra', '.run.lock', 'train.log'}  # what Hydra and `claim_run_dir` put in a run folder before `train` writes

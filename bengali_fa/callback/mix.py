@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from fastcore.basics import patch
-from ..labels import compose, third_party_imports
+from ..labels import compose, show_images, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.callback.core import Callback
     from fastai.callback.training import GradientAccumulation
@@ -173,13 +173,9 @@ def show_mix(x:Tensor, # mixed images (n, 1, H, W), any scale: each is stretched
              ncols:int=3, # images per row
              size:float=2.2): # width of each image in inches
     "Plot mixed images `x` (n, 1, H, W) titled 'grapheme lam + shuffled grapheme'"
-    import numpy as np
-    from bengali_fa.synth import show_images
     n = min(max_n, len(x))
-    imgs = [np.asarray(t.float().cpu().squeeze(0)) for t in x[:n]]
-    imgs = [np.clip(255 * (i - i.min()) / max(i.max() - i.min(), 1e-6), 0, 255) for i in imgs]
     g = lambda ys, k: compose(*(int(y[k]) for y in ys[:3]))
-    return show_images(imgs, [f'{g(yb, k)} {float(lam[k]):.2f}+{g(yb_perm, k)}' for k in range(n)], ncols=ncols, size=size)
+    return show_images(x[:n], [f'{g(yb, k)} {float(lam[k]):.2f}+{g(yb_perm, k)}' for k in range(n)], ncols=ncols, size=size, stretch=True)
 
 # %% ../../nbs/07_callback.mix.ipynb #1942f86f
 @patch

@@ -7,6 +7,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/callback.track.html.md"""
 # %% ../../nbs/10c_callback.track.ipynb #6818d323
 from __future__ import annotations
 import os, sys, time, random
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from ..labels import third_party_imports
@@ -20,7 +21,8 @@ from ..core import atomic_path
 from .swa import SWA
 
 # %% auto #0
-__all__ = ['rng_state', 'set_rng_state', 'load_checkpoint', 'MetricsLogger', 'SaveBest', 'ResumeCallback', 'WandbLogger']
+__all__ = ['rng_state', 'set_rng_state', 'load_checkpoint', 'RunState', 'run_state', 'MetricsLogger', 'SaveBest',
+           'ResumeCallback', 'WandbLogger']
 
 # %% ../../nbs/10c_callback.track.ipynb #8078dc57
 def _plain(o):
@@ -68,6 +70,21 @@ def load_checkpoint(path, # a .pth file the training app wrote: ckpt/last.pth or
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from e
 
+# %% ../../nbs/10c_callback.track.ipynb #1df61075
+@dataclass
+class RunState:
+    "Where a run of several phases stands: `train` sets it on the Learner (`learn.run_state`) before each phase's fit, the tracking callbacks read it"
+    phase: str = ''  # the phase's name (`schedule_phases`: all, frozen, unfrozen)
+    index: int = 0  # the phase's position among the run's phases (what a checkpoint records)
+    offset: int = 0  # epochs of the phases before this one: a fit's epoch plus `offset` is the run's epoch
+    averager: object = None  # the phase's SWA or EMA callback (None: none)
+    n_epochs: int = 0  # epochs of the whole run (for the lines printed per epoch)
+
+def run_state(learn, # a fastai `Learner`
+             ) -> RunState:
+    "The run state that `train` set on `learn`, else a one-phase run's (a plain fit)"
+    return getattr(learn, 'run_state', None) or RunState()
+
 # %% ../../nbs/10c_callback.track.ipynb #cbaf8e38
 _GROUPS = ('stem', 'body', 'heads')  # bengali_splitter's parameter groups
 
@@ -82,7 +99,7 @@ class MetricsLogger(CSVLogger):
                  loggers=(), # also given each row (`WandbLogger`)
                  verbose:bool=False): # print each row
         super().__init__(fname, append=True)
-        self.rows, self.loggers, self.verbose, self.phase, self.offset, self.n_total = list(rows), list(loggers), verbose, '', 0, 0
+        self.rows, self.loggers, self.verbose = list(rows), list(loggers), verbose
     def before_fit(self):  # (fastai's writes a header at every fit, on every rank)
         if hasattr(self, 'gather_preds'): return
         self.old_logger, self.learn.logger = self.logger, self._write_line
@@ -91,7 +108,8 @@ class MetricsLogger(CSVLogger):
         self.old_logger(log)
     def _row(self, log) -> dict:
         rec = self.recorder
-        return dict(epoch=self.offset + self.epoch, phase=self.phase, **{k: float(v) for k, v in zip(rec.metric_names[1:-1], log[1:-1])},
+        st = run_state(self.learn)
+        return dict(epoch=st.offset + self.epoch, phase=st.phase, **{k: float(v) for k, v in zip(rec.metric_names[1:-1], log[1:-1])},
                     **{f'lr_{g}': float(h['lr']) for g, h in zip(_GROUPS, self.opt.hypers)},  # every group's rate at the epoch's end
                     seconds=round(time.time() - rec.start_epoch, 2))
     def _add(self, row:dict):
@@ -103,7 +121,7 @@ class MetricsLogger(CSVLogger):
         with open(p, 'a') as f:
             pd.DataFrame([row]).to_csv(f, header=new, index=False); f.flush(); os.fsync(f.fileno())
         for lg in self.loggers: lg.log(row)
-        if self.verbose: print(f"epoch {row['epoch'] + 1}/{self.n_total} ({self.phase}) " + ' '.join(
+        if self.verbose: print(f"epoch {row['epoch'] + 1}/{run_state(self.learn).n_epochs} ({row['phase']}) " + ' '.join(
             f'{k}={row[k]:.4f}' for k in self.recorder.metric_names[1:-1]) + f" {row['seconds']:.0f}s", flush=True)
     def after_fit(self):
         if hasattr(self, 'gather_preds'): return
@@ -118,14 +136,15 @@ class SaveBest(SaveModelCallback):
                  best:float|None=None, # a resumed run's best score (None: no epoch validated yet)
                  best_epoch:int=-1): # the epoch of `best`, counted over every phase (-1: none)
         super().__init__(monitor='score', comp=np.greater, fname=fname, reset_on_fit=False)  # (the best of every phase so far)
-        self.best, self.best_epoch, self.offset, self.averager = best, best_epoch, 0, None
+        self.best, self.best_epoch = best, best_epoch
     def after_epoch(self):
         if _skipped(self.learn): return  # (fastai's would read the skipped epoch's empty record)
         TrackerCallback.after_epoch(self)  # sets `new_best` (SaveModelCallback's own also prints it)
-        if self.new_best: self.best_epoch = self.offset + self.epoch; self._save(self.fname)
+        if self.new_best: self.best_epoch = run_state(self.learn).offset + self.epoch; self._save(self.fname)
     def _save(self, fname):
         if rank_distrib() != 0: return
-        validated = self.averager.valid_state() if self.averager is not None else None  # EMA: the average was validated
+        avg = run_state(self.learn).averager
+        validated = avg.valid_state() if avg is not None else None  # EMA: the average was validated
         with atomic_path(fname) as t: torch.save(validated if validated is not None else _cpu_state(self.model), t)
         self.last_saved_path = Path(fname)
     def after_fit(self): pass  # (fastai's loads the best weights: `train` does once the last phase, and SWA, are done)
@@ -139,7 +158,7 @@ class ResumeCallback(Callback):
                  logger:MetricsLogger|None=None, # the run's metrics rows so far go in the checkpoint (None: no rows)
                  saver:SaveBest|None=None): # the run's best score and its epoch go in the checkpoint (None: none)
         self.fname, self.every, self.logger, self.saver = Path(fname), every, logger, saver
-        self.phase, self.averager, self.smooth = 0, None, None  # the phase's index, its SWA/EMA callback, a smoothed loss to restore
+        self.smooth = None  # a smoothed loss to restore
     def before_train(self):
         if self.smooth is not None:  # resuming: the smoothed training loss continues as in the interrupted run
             self.recorder.smooth_loss.val, self.recorder.smooth_loss.count = self.smooth['val'].to(self.dls.device), self.smooth['count']
@@ -150,12 +169,12 @@ class ResumeCallback(Callback):
         if (self.epoch + 1) % self.every == 0 or self.epoch + 1 == self.n_epoch: self.save()
     def save(self):
         "Write the checkpoint now"
-        sl, saver = self.recorder.smooth_loss, self.saver
-        state = dict(model=_cpu_state(self.model), opt=_plain(self.opt.state_dict()), phase=self.phase, epoch=self.epoch + 1,
+        sl, saver, st = self.recorder.smooth_loss, self.saver, run_state(self.learn)
+        state = dict(model=_cpu_state(self.model), opt=_plain(self.opt.state_dict()), phase=st.index, epoch=self.epoch + 1,
                      best=saver.best if saver else None, best_epoch=saver.best_epoch if saver else -1,
                      rows=self.logger.rows if self.logger else [], rng=rng_state(self.dls),
                      smooth=dict(val=sl.val.detach().cpu(), count=sl.count),
-                     averaging=self.averager.state_dict() if self.averager is not None else None)
+                     averaging=st.averager.state_dict() if st.averager is not None else None)
         with atomic_path(self.fname) as t: torch.save(state, t)
 
 # %% ../../nbs/10c_callback.track.ipynb #6b8e50b0
