@@ -28,7 +28,7 @@ M = '???'  # every value comes from the YAML files in bengali_fa/conf
 @dataclass
 class DataConfig:
     "The `data` group: the arguments of `bengali_dls` and the synthetic set's size (documented in conf/data/synth.yaml)"
-    path: str = M; n_train: int = M; n_test: int = M; synth_seed: int = M; size: int = M; fold: int = M
+    path: str = M; n_train: int = M; n_test: int = M; synth_seed: int = M; size: Optional[int] = M; fold: int = M
     n_folds: int = M; holdout: float = M; cache_dir: str = M; extra_renders: int = M; extra_graphemes: str = M
     max_rotate: float = M; max_zoom: float = M; max_warp: float = M
 
@@ -89,6 +89,7 @@ def _sweep_dir_resolver(runs_dir):
     return _RESOLVED[key]
 
 def register_config():
+    "Store the config schema in Hydra's `ConfigStore` and register the resolvers of the run folders (`train_config` and `bengali-fa-train` call it)"
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
     ConfigStore.instance().store(name='bengali_fa_schema', node=Config)
@@ -137,7 +138,7 @@ def check_config(cfg, # a training config (`train_config`)
     checks = [(k, True, "not a key of the config (added with '+'? each group's keys are listed by bengali-fa-train --help)") for k in unknown] + [
         ('data.path', d.path and not Path(d.path).is_dir(), f"{d.path}: no such folder (a competition-layout folder, or '' for the synthetic set)"),
         ('data.path', d.path and Path(d.path).is_dir() and not (Path(d.path)/'train.csv').is_file(), f"{d.path}: no train.csv in this folder"),
-        ('data.size', not 16 <= d.size <= 1024, f"must be in 16..1024, got {d.size}"),
+        ('data.size', d.size is not None and not 16 <= d.size <= 1024, f"must be in 16..1024, or null for the full 137 x 236 image, got {d.size}"),
         ('data.n_train', not d.path and d.n_train < 10 * d.n_folds, f"the synthetic set needs at least {10 * d.n_folds} images, got {d.n_train}"),
         ('data.n_test', d.n_test < 0, f"must be >= 0, got {d.n_test}"),
         ('data.fold', not d.holdout and not 0 <= d.fold < d.n_folds, f"must be in 0..{d.n_folds - 1}, got {d.fold}"),

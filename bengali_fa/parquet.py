@@ -20,7 +20,9 @@ __all__ = ['open_parquet', 'check_parquet', 'stage_row_groups', 'staged_chunks',
 # %% ../nbs/02a_parquet.ipynb #89f358d8
 _PIXEL_SET, _INDEX_COLS = set(PIXEL_COLS), {'__index_level_0__', 'index', 'Unnamed: 0', ''}
 
-def open_parquet(path) -> pq.ParquetFile:
+def open_parquet(path, # a parquet file
+                ) -> pq.ParquetFile:
+    "Open a parquet file for reading a few hundred columns at a time (its footer is read once, here); a clear error when it cannot be read"
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such parquet file")
     # no pre-buffering and small read buffers: a few hundred column readers are open at once, each would hold its own copy
@@ -93,7 +95,13 @@ def _read_rows(fh, blocks:list, r0:int, r1:int) -> np.ndarray:
         out[:, c0:c1] = buf[:m].reshape(n, c1 - c0)
     return out.reshape(-1, IMG_H, IMG_W)
 
-def stage_row_groups(pf:pq.ParquetFile, path, row_groups=None, start:int=0, tmp_dir=None, slice_bytes:int=8 << 20):
+def stage_row_groups(pf:pq.ParquetFile, # the opened file (`open_parquet`), already validated (`check_parquet`)
+                     path, # its path, for error messages
+                     row_groups=None, # the row groups to stage, in order (None: all)
+                     start:int=0, # the number of the first row of these row groups in the file (for error messages)
+                     tmp_dir=None, # where the temporary files go (None: the system's temporary folder)
+                     slice_bytes:int=8 << 20, # the most pixel bytes decoded at once (a block of columns, all rows)
+                    ):
     "`(ids, fh, blocks)` for row groups `row_groups` (default: all) of a validated file, `start` the first row's number: the pixels in temporary file `fh`, which the caller closes"
     s, md, done = pf.schema_arrow, pf.metadata, start
     cols, idc = _pixel_cols(s), s.get_field_index('image_id')
@@ -109,13 +117,22 @@ def stage_row_groups(pf:pq.ParquetFile, path, row_groups=None, start:int=0, tmp_
         yield ids.to_pylist(), fh, blocks
         done += n
 
-def staged_chunks(staged, chunk_rows:int):
+def staged_chunks(staged, # what `stage_row_groups` yields (or several files' of it, chained)
+                  chunk_rows:int, # the most rows per chunk
+                 ):
     "`(ids, images)` chunks of at most `chunk_rows` rows of staged row groups (`stage_row_groups`), each file closed once read"
     for ids, fh, blocks in staged:
         with fh:
             for r0 in range(0, len(ids), chunk_rows): yield ids[r0:r0 + chunk_rows], _read_rows(fh, blocks, r0, min(r0 + chunk_rows, len(ids)))
 
-def iter_row_groups(pf:pq.ParquetFile, path, chunk_rows:int, row_groups=None, start:int=0, tmp_dir=None, slice_bytes:int=8 << 20):
+def iter_row_groups(pf:pq.ParquetFile, # the opened file (`open_parquet`), already validated (`check_parquet`)
+                    path, # its path, for error messages
+                    chunk_rows:int, # the most rows per chunk
+                    row_groups=None, # the row groups to read, in order (None: all)
+                    start:int=0, # the number of the first row of these row groups in the file (for error messages)
+                    tmp_dir=None, # where the staged pixels go (None: the system's temporary folder)
+                    slice_bytes:int=8 << 20, # the most pixel bytes decoded at once
+                   ):
     "`(ids, images)` chunks of row groups `row_groups` (default: all) of a validated file, `start` the first row's number"
     return staged_chunks(stage_row_groups(pf, path, row_groups, start, tmp_dir, slice_bytes), chunk_rows)
 
