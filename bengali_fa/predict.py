@@ -6,12 +6,13 @@ Docs: https://bengali-fa.github.io/bengali_fa/predict.html.md"""
 
 # %% ../nbs/12_predict.ipynb #04ac9e14
 from __future__ import annotations
-import copy, json, os, time
+import copy, inspect, json, os, sys, time, typing
 from pathlib import Path
 from typing import Annotated
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from fastcore.script import anno_parser
+import fastcore.script
+from fastcore.docments import docments
 from .core import atomic_path, cli_errors
 from .labels import COMPONENTS, N_CLASSES, SHORT_NAMES, train_graphemes
 from .parquet import check_parquet, iter_parquet_images, open_parquet, parquet_files, prefetch, stage_row_groups, staged_chunks
@@ -23,8 +24,8 @@ from .learner import autocast_dtype
 # %% auto #0
 __all__ = ['TTA_VIEWS', 'POLICIES', 'tta_views', 'tta_transform', 'grapheme_components', 'unseen_score', 'energy_score',
            'calibrate_threshold', 'combine_heads', 'bundle_policy', 'set_bundle_policy', 'fold_batchnorm',
-           'predict_parquets', 'calibrate_bundle', 'make_submission', 'score_submission', 'format_score', 'call_cli',
-           'predict_submission', 'predict_cli']
+           'predict_parquets', 'calibrate_bundle', 'make_submission', 'score_submission', 'format_score', 'with_params',
+           'call_cli', 'predict_submission', 'predict_cli']
 
 # %% ../nbs/12_predict.ipynb #a4c4be02
 # (dx, dy, scale): shifts as fractions of the width/height, zoom about the centre. No flips, no rotations.
@@ -350,13 +351,35 @@ def format_score(r:dict # a `score_submission` result
         if k in r: s += f" {k}=" + ('nan' if r[k] is None else f"{r[k]['score']:.4f}")
     return s
 
+# %% ../nbs/12_predict.ipynb #0111661c
+def with_params(func, # a function whose parameters carry `Annotated[type, help, {argparse keywords}]` and docments
+                param_cls=None, # the class of the annotations to make (None: `fastcore.script.Param`)
+               ):
+    "`func` with fastcore's older `Param` annotations, which the `anno_parser` of fastcore before 1.8 reads (Kaggle images may have one)"
+    param_cls = param_cls or fastcore.script.Param
+    docs, sig, ps = docments(func), inspect.signature(func, eval_str=True), []
+    for n, p in sig.parameters.items():
+        t, meta = p.annotation, ()
+        if typing.get_origin(t) is Annotated: t, *meta = typing.get_args(t)
+        help = docs.get(n) or next((m for m in meta if isinstance(m, str)), '')
+        kw = next((m for m in meta if isinstance(m, dict)), {})
+        if kw.get('opt') and p.default is inspect.Parameter.empty: p = p.replace(default=None)  # a required flag (else a positional)
+        ps.append(p.replace(annotation=param_cls(help, None if t is inspect.Parameter.empty else t, **kw)))
+    def f(**kwargs): return func(**kwargs)
+    f.__signature__, f.__doc__, f.__name__ = sig.replace(parameters=ps, return_annotation=inspect.Signature.empty), func.__doc__, func.__name__
+    return f
+
 # %% ../nbs/12_predict.ipynb #72f264e2
 def call_cli(func, # a function whose signature (with docments) is the command line, as fastcore's `call_parse` reads it
              argv:list|None=None, # the arguments; default: `sys.argv[1:]`
              prog:str|None=None, # the command's name in usage and messages
              **defaults): # other defaults for flags; a required flag given a default here is no longer required
     "Run `func` as a console command: `argv` parsed by fastcore's `anno_parser`; a user error is one line and exit status 2 (`cli_errors`)"
-    p = anno_parser(func, prog)
+    old = hasattr(fastcore.script, 'Param')  # fastcore before 1.8: `Param` annotations, not `Annotated` metadata
+    p = fastcore.script.anno_parser(with_params(func) if old else func, prog)
+    if old:  # its flags keep the parameters' underscores: --no-progress is given as --no_progress
+        argv = [('--' + a[2:].partition('=')[0].replace('-', '_') + ''.join(a.partition('=')[1:])) if a.startswith('--') else a
+                for a in (sys.argv[1:] if argv is None else argv)]
     p.set_defaults(**defaults)
     for a in p._actions:
         if a.dest in defaults: a.required = False
