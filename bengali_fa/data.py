@@ -10,7 +10,6 @@ import inspect, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from .core import IMG_H, IMG_W
 from .labels import *
 from .parquet import parquet_files
 from .preprocess import preprocess
@@ -253,6 +252,10 @@ def split_data(path, # a competition-layout folder: train.csv and train_image_da
 # %% ../nbs/03_data.ipynb #867e6930
 _SPLIT_KEYS = set(inspect.signature(split_data).parameters) - {'path'}
 
+def _split_from(path, kwargs:dict, keys=_SPLIT_KEYS) -> Split:
+    "`split_data(path, ...)` with the keywords of `kwargs` that are its own (taken out of `kwargs`; the others stay for `batch_tfms`)"
+    return split_data(path, **{k: kwargs.pop(k) for k in list(kwargs) if k in keys})
+
 @delegates(split_data, but=['path'])
 def bengali_dls(path, # a competition-layout folder: train.csv and train_image_data_*.parquet
                 bs:int=64, # batch size (a training epoch drops its last incomplete batch)
@@ -263,11 +266,11 @@ def bengali_dls(path, # a competition-layout folder: train.csv and train_image_d
                 max_warp:float=0.15, # perspective warp's magnitude (0: none)
                 **kwargs) -> DataLoaders:
     "Fast `DataLoaders` over a competition-layout folder (`split_data`'s arguments; others go to `batch_tfms`)"
-    s = split_data(path, **{k: kwargs.pop(k) for k in list(kwargs) if k in _SPLIT_KEYS})
-    pre = s.preprocessing; size = pre['size']  # (the preprocessing's own size)
+    s = _split_from(path, kwargs)
+    pre = s.preprocessing
     device = default_device() if device is None else device
     dl = lambda idx, train: BatchDL(CacheItems(s.x, s.targets, idx), bs=bs, shuffle=train, drop_last=train, device=device,
-                                    after_batch=Pipeline(batch_tfms(size, pre['mean'], pre['std'], aug and train, max_rotate=max_rotate, max_zoom=max_zoom,
+                                    after_batch=Pipeline(batch_tfms(pre['size'], pre['mean'], pre['std'], aug and train, max_rotate=max_rotate, max_zoom=max_zoom,
                                                                     max_warp=max_warp, **kwargs), split_idx=int(not train)))
     dls = DataLoaders(dl(s.train, True), dl(s.valid, False), path=path, device=device)
     dls.labels, dls.valid_idx, dls.extra_idx, dls.extra_path = s.labels, s.valid, s.extra, s.extra_path
@@ -288,12 +291,10 @@ def bengali_datablock(path, # a competition-layout folder: train.csv and train_i
                       aug:bool=True, # augment training batches (`batch_tfms`); validation batches never are
                       **kwargs) -> DataBlock:
     "A fastai `DataBlock` over the preprocessing cache of a competition-layout folder (`split_data`'s arguments; others go to `batch_tfms`; call `.dataloaders(path)`)"
-    s = split_data(path, **{k: kwargs.pop(k) for k in list(kwargs) if k in _SPLIT_KEYS - {'extra_renders', 'extra_graphemes'}})
-    size, grapheme = s.preprocessing['size'], s.targets.shape[1] == 4
-    x, ys, va, pre, aug_kwargs = s.x, s.targets, s.valid, s.preprocessing, kwargs
-    ncls = [N_CLASSES[c] for c in COMPONENTS] + ([N_GRAPHEMES] if grapheme else [])
-    n = len(x)
+    s = _split_from(path, kwargs, _SPLIT_KEYS - {'extra_renders', 'extra_graphemes'})
+    pre = s.preprocessing
+    ncls = [N_CLASSES[c] for c in COMPONENTS] + ([N_GRAPHEMES] if s.targets.shape[1] == 4 else [])
     return DataBlock(blocks=(ImageBlock(cls=PILImageBW), *[CategoryBlock(vocab=list(range(k))) for k in ncls]), n_inp=1,
-                     get_items=lambda _: list(range(n)), get_x=_CacheX(x), get_y=[_Col(ys, k) for k in range(len(ncls))],
-                     splitter=IndexSplitter(va), batch_tfms=batch_tfms(size, pre['mean'], pre['std'], aug, **aug_kwargs)[1:],
+                     get_items=lambda _: list(range(len(s.x))), get_x=_CacheX(s.x), get_y=[_Col(s.targets, k) for k in range(len(ncls))],
+                     splitter=IndexSplitter(s.valid), batch_tfms=batch_tfms(pre['size'], pre['mean'], pre['std'], aug, **kwargs)[1:],
                      dl_type=BengaliTfmdDL)

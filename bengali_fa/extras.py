@@ -6,7 +6,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/extras.html.md"""
 
 # %% ../nbs/02c_extras.ipynb #24f79278
 from __future__ import annotations
-import hashlib, json, shutil, tempfile, time, warnings
+import hashlib, json, time, warnings
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np, pandas as pd

@@ -10,7 +10,6 @@ import numpy as np, pandas as pd, torch
 from .labels import COMPONENTS, N_CLASSES, SHORT_NAMES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.learner import Metric
-    from fastai.torch_core import num_distrib
 
 # %% auto #0
 __all__ = ['WEIGHTS', 'macro_recall', 'weighted_score', 'competition_score', 'per_class_recall', 'MacroRecall',

@@ -15,7 +15,7 @@ import fastcore.script
 from fastcore.docments import docments
 from .core import atomic_path, cli_errors
 from .labels import COMPONENTS, N_CLASSES, SHORT_NAMES, train_graphemes
-from .parquet import check_parquet, iter_parquet_images, open_parquet, parquet_files, prefetch, stage_row_groups, staged_chunks
+from .parquet import check_parquet, open_parquet, parquet_files, prefetch, stage_row_groups, staged_chunks
 from .preprocess import preprocess_images
 from .metrics import macro_recall, weighted_score
 from .bundle import META_FILE, bundle_dir, check_preprocessing, load_bundle, read_bundle_meta

@@ -6,14 +6,13 @@ Docs: https://bengali-fa.github.io/bengali_fa/preprocess.html.md"""
 
 # %% ../nbs/02b_preprocess.ipynb #6bb5d9bc
 from __future__ import annotations
-import hashlib, json, os, shutil, time, warnings
+import hashlib, json, os
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np, torch
-import pyarrow as pa, pyarrow.parquet as pq
+import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
-from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, atomic_path, remove_stale
+from .core import IMG_H, IMG_W, atomic_path, remove_stale
 from .parquet import check_parquet, iter_row_groups, open_parquet, prefetch
 
 # %% auto #0

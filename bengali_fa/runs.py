@@ -6,7 +6,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/runs.html.md"""
 
 # %% ../nbs/10a_runs.ipynb #8e66345f
 from __future__ import annotations
-import os, sys, time, fcntl, itertools, socket
+import os, time, fcntl, itertools, socket
 from pathlib import Path
 from typing import Annotated
 import pandas as pd
@@ -20,7 +20,6 @@ __all__ = ['stamped_dir', 'claim_run_dir', 'release_run_dir', 'flat_config', 're
            'runs_figure', 'plot_runs', 'runs_cli']
 
 # %% ../nbs/10a_runs.ipynb #808505f2
-import itertools, socket
 _LOCK = '.run.lock'
 _HELD = {}  # the run folders this process holds: real path -> file descriptor of the locked .run.lock
 

@@ -11,7 +11,7 @@ __all__ = ['SRC_HW', 'TEST_FONTS', 'SYNTH_VERSION', 'RenderConfig', 'item_rng', 
 
 # %% ../nbs/02_synth.ipynb #e077d72d
 # no `from __future__ import annotations`: `@call_parse` reads `synth_cli`'s delegated annotations as objects
-import json, math, os, shutil, subprocess, sys, time, warnings
+import json, math, os, shutil, sys, time, warnings
 from dataclasses import dataclass, asdict
 from functools import lru_cache
 from typing import Annotated
@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tqdm.auto import tqdm
 from fastcore.script import call_parse, is_cli
 from fastcore.meta import delegates
-from .core import IMG_H, IMG_W, N_PIXELS, PIXEL_COLS, PARQUET_SCHEMA, TRAIN_COLS, SetupError, atomic_path, cli_errors, remove_stale
+from .core import IMG_H, IMG_W, N_PIXELS, PARQUET_SCHEMA, TRAIN_COLS, SetupError, atomic_path, cli_errors, remove_stale
 from .labels import *
 from .fonts import covers, find_fonts, font_designs, font_family
 

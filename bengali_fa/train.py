@@ -6,28 +6,22 @@ Docs: https://bengali-fa.github.io/bengali_fa/train.html.md"""
 
 # %% ../nbs/11_train.ipynb #70857d53
 from __future__ import annotations
-import os, sys, json, shutil, time, random, fcntl, importlib.resources
-from dataclasses import dataclass, field
+import os, sys, json, shutil, time
 from pathlib import Path
-from typing import Annotated, List, Optional
 import numpy as np, pandas as pd, torch
-from .labels import COMPONENTS, N_CLASSES, SHORT_NAMES, third_party_imports
+from .labels import COMPONENTS, SHORT_NAMES, third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastcore.imports import in_notebook
-    from fastcore.foundation import L
-    from fastcore.script import call_parse, is_cli
-    from fastai.callback.core import Callback
-    from fastai.callback.progress import ProgressCallback, CSVLogger
-    from fastai.callback.tracker import TrackerCallback, SaveModelCallback
+    from fastai.callback.progress import ProgressCallback
     from fastai.torch_core import set_seed, default_device
 from .fonts import find_fonts, font_family
 from .synth import write_dataset, SYNTH_VERSION
-from .config import ConfigError, XRESNETS, check_config, register_config, train_config, train_help
+from .config import ConfigError, XRESNETS, check_config, register_config, train_config, train_help  # (train_config: also from here)
 from .runs import claim_run_dir, flat_config, record_run, release_run_dir
-from .callback.track import MetricsLogger, ResumeCallback, RunState, SaveBest, WandbLogger, load_checkpoint, rng_state, set_rng_state
+from .callback.track import MetricsLogger, ResumeCallback, RunState, SaveBest, WandbLogger, load_checkpoint, set_rng_state
 from .data import bengali_dls
 from .preprocess import default_cache_dir
-from .learner import bengali_learner, preds_to_labels, schedule_phases, SCHEDULES
+from .learner import bengali_learner, preds_to_labels, schedule_phases
 from .metrics import competition_score, macro_recall, per_class_recall
 from .core import atomic_path, cli_errors
 from .model import hub_weights
@@ -77,10 +71,9 @@ def build_learner(cfg, # a training config (`train_config`): its `data` and `mod
     return dls, bengali_learner(dls, **cfg.model, wd=cfg.train.wd)
 
 # %% ../nbs/11_train.ipynb #144b6a6f
-from .callback.swa import SWA
 from .distributed import broadcast_state, fit_ctx, from_rank0, is_distributed, join_group, launched, rank0_first, sharded
 with third_party_imports():
-    from fastai.torch_core import rank_distrib, distrib_barrier, get_model
+    from fastai.torch_core import rank_distrib, distrib_barrier
 
 def _opt_to_params(opt):
     "Move each parameter's optimizer state onto the parameter's device (a checkpoint is read onto the CPU)"
