@@ -8,14 +8,14 @@ Docs: https://bengali-fa.github.io/bengali_fa/distributed.html.md"""
 from __future__ import annotations
 import os
 from contextlib import nullcontext
-import torch, torch.nn as nn
+import numpy as np, torch, torch.nn as nn
 from .labels import third_party_imports
 with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 
 # %% auto #0
 __all__ = ['launched', 'is_distributed', 'cpu_broadcast', 'join_group', 'fit_ctx', 'from_rank0', 'rank0_first', 'broadcast_state',
-           'mean_bn_stats', 'sharded']
+           'mean_bn_stats', 'sharded', 'gathered_order']
 
 # %% ../nbs/04a_distributed.ipynb #c99a08e0
 def launched() -> bool:
@@ -96,3 +96,13 @@ def sharded(dl): # a fastai `DataLoader` (e.g. `dls.valid`); returned as it is w
     from fastai.distributed import DistributedDL
     cpu_broadcast()
     return dl if isinstance(dl, DistributedDL) else DistributedDL(dl, device=dl.device)
+
+# %% ../nbs/04a_distributed.ipynb #d618f817
+def gathered_order(n:int, # the rows of the loader (`len(dl.dataset)`, unpadded)
+                   world:int, # the number of ranks
+                   bs:int, # the loader's batch size
+                  ) -> np.ndarray:
+    "Which row (0 ... n-1) each prediction is, in the order fastai's `DistributedDL` gathers them from `world` ranks (`sharded`)"
+    m = -(-n // world)  # rows per rank, the last rank's slice padded with repeats of the first rows
+    order = np.concatenate([np.arange(r * m + j, min(r * m + j + bs, (r + 1) * m)) for j in range(0, m, bs) for r in range(world)])
+    return order[order < n]  # (the padding comes last and is cut: `DistributedDL.to_detach`)

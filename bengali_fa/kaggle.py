@@ -6,14 +6,15 @@ Docs: https://bengali-fa.github.io/bengali_fa/kaggle.html.md"""
 
 # %% ../nbs/13_kaggle.ipynb #04ac9e14
 from __future__ import annotations
-import base64, hashlib, os, shutil, zipfile
+import base64, hashlib, json, os, shutil, zipfile
 from pathlib import Path
 from typing import Annotated
 import torch.nn as nn
 import bengali_fa
 from .core import atomic_path
-from .bundle import META_FILE, WEIGHTS_FILE, check_dest, bundle_dir, load_bundle, read_bundle_meta, save_bundle
+from .bundle import META_FILE, WEIGHTS_FILE, check_dest, read_bundle_meta, save_bundle
 from .predict import bundle_policy, call_cli, predict_cli
+from .ensemble import ENSEMBLE_FILE, ensemble_members, load_models
 
 # %% auto #0
 __all__ = ['KAGGLE_DATA', 'KAGGLE_OUT', 'KAGGLE_SCRIPT', 'build_wheel', 'kaggle_predict', 'kaggle_bundle', 'kaggle_bundle_cli']
@@ -107,8 +108,8 @@ if __name__ == '__main__': main()
 # %% ../nbs/13_kaggle.ipynb #1a06876c
 _KAGGLE_README = """# bengali_fa model for offline Kaggle inference
 
-- `bengali_fa-{ver}-py3-none-any.whl`: the library (pure Python; it needs torch, fastai, timm, pandas, pyarrow, which Kaggle has)
-- `bundle/`: the model ({arch}, {size} px): `weights.safetensors` + `bundle.json`
+- `bengali_fa-{ver}-py3-none-any.whl`: the library (pure Python; it needs torch, fastai, fastcore, timm, pandas and pyarrow, which Kaggle has; the oldest versions tested are torch 2.6.0, fastai 2.7.19, fastcore 1.7.29, timm 1.0.9, pandas 2.2.3 and pyarrow 17.0.0)
+- `bundle/`: {models}
 - `predict.py`: installs the wheel offline and writes `/kaggle/working/submission.csv`
 
 Upload this folder as a Kaggle dataset, add it to a notebook with the internet off, and run
@@ -116,38 +117,41 @@ Upload this folder as a Kaggle dataset, add it to a notebook with the internet o
 prediction policy recorded in `bundle/bundle.json` ({policy}), as validation measured it.
 """
 
-def kaggle_bundle(model, # a bundle folder (or a run folder holding `bundle/`), or a `BengaliModel`
+def kaggle_bundle(model, # a bundle folder (or a run folder holding `bundle/`), a fold group's folder or a list of them (an ensemble), or a `BengaliModel`
                   out, # the folder to write
                   preprocessing:dict|None=None, # with a model: its `dls.preprocessing`
                   extra:dict|None=None, # with a model: notes for its `bundle.json`
-                  overwrite:bool=False # replace an existing Kaggle bundle folder
+                  overwrite:bool=False, # replace an existing Kaggle bundle folder
+                  weights=None, # an ensemble's weights, one per model (`ensemble_members`)
                  ) -> Path:
-    "A folder to upload as a Kaggle dataset: the bengali_fa wheel, the model bundle and `predict.py`"
+    "A folder to upload as a Kaggle dataset: the bengali_fa wheel, the model bundle (or an ensemble's, one subfolder each) and `predict.py`"
     out = Path(out)
     check_dest(out, overwrite, 'predict.py', 'Kaggle bundle')
-    src = None
-    if not isinstance(model, nn.Module):
-        src = bundle_dir(model)
-        load_bundle(src)  # it must load before it is shipped
+    members = None if isinstance(model, nn.Module) else ensemble_members(model, weights)
+    if members: meta = load_models([d for d, _ in members], weights=[w for _, w in members])[1]  # they load, with one preprocessing, before they are shipped
     with atomic_path(out, folder=True) as tmp:
-        if src is None: save_bundle(tmp/'bundle', model, preprocessing, extra)
-        else:
-            (tmp/'bundle').mkdir()
-            for f in (META_FILE, WEIGHTS_FILE): shutil.copy2(src/f, tmp/'bundle'/f)
-        meta = read_bundle_meta(tmp/'bundle')
+        if members is None: meta = read_bundle_meta(save_bundle(tmp/'bundle', model, preprocessing, extra))
+        subs = [str(k) for k in range(len(members))] if members and len(members) > 1 else ['']
+        for s, (d, _) in zip(subs, members or []):  # an ensemble: bundle/0, bundle/1, ... and bundle/ensemble.json
+            (tmp/'bundle'/s).mkdir(parents=True)
+            for f in (META_FILE, WEIGHTS_FILE): shutil.copy2(d/f, tmp/'bundle'/s/f)
+        if len(subs) > 1: (tmp/'bundle'/ENSEMBLE_FILE).write_text(json.dumps(dict(members=subs, weights=meta['weights'])))
+        size = meta['preprocessing']['size']
+        models = (f"the model ({meta['arch']}, {size} px): `weights.safetensors` + `bundle.json`" if len(subs) == 1 else
+                  f"an ensemble of {len(subs)} models ({', '.join(meta['archs'])}; {size} px), a bundle per subfolder, their weights in `{ENSEMBLE_FILE}`")
         build_wheel(tmp)
         (tmp/'predict.py').write_text(KAGGLE_SCRIPT, encoding='utf-8')
-        (tmp/'README.md').write_text(_KAGGLE_README.format(ver=bengali_fa.__version__, arch=meta['arch'],
-                                                           size=meta['preprocessing']['size'],
+        (tmp/'README.md').write_text(_KAGGLE_README.format(ver=bengali_fa.__version__, models=models,
                                                            policy=' at '.join(str(v) for v in bundle_policy(meta) if v is not None)), encoding='utf-8')
     return out
 
 # %% ../nbs/13_kaggle.ipynb #07858a81
-def _kaggle_bundle_cmd(model:Annotated[str, 'model bundle folder, or a training run folder that holds bundle/', {'opt': True, 'required': True}],
+def _kaggle_bundle_cmd(model:Annotated[str, 'model bundle folder, or a training run folder that holds bundle/; several, or a fold group\'s folder: their ensemble', {'opt': True, 'required': True, 'nargs': '+'}],
                        out:Annotated[str, 'the folder to write', {'opt': True, 'required': True}],
-                       overwrite:bool=False): # replace an existing Kaggle bundle folder
-    "Make a folder for an offline Kaggle kernel: wheel, model bundle, predict.py."
-    out = kaggle_bundle(model, out, overwrite=overwrite)
+                       overwrite:bool=False, # replace an existing Kaggle bundle folder
+                       weights:Annotated[float, {'nargs': '+'}]=None): # an ensemble's weights, one per model (default: equal)
+    "Make a folder for an offline Kaggle kernel: wheel, model bundle(s), predict.py."
+    out = kaggle_bundle(model, out, overwrite=overwrite, weights=weights)
     print(f"wrote {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
 
 def kaggle_bundle_cli(argv:list|None=None): # the arguments; default: `sys.argv[1:]`

@@ -20,6 +20,7 @@ from .preprocess import preprocess_images
 from .metrics import macro_recall, weighted_score
 from .bundle import META_FILE, bundle_dir, check_preprocessing, load_bundle, read_bundle_meta
 from .learner import autocast_dtype
+from .ensemble import load_models
 
 # %% auto #0
 __all__ = ['TTA_VIEWS', 'POLICIES', 'tta_views', 'tta_transform', 'grapheme_components', 'unseen_score', 'energy_score',
@@ -177,7 +178,7 @@ def _predict_batch(model, x, views, mean, std, dev, amp) -> list:
     with torch.autocast(dev.type, dtype=amp, enabled=amp is not None): out = model(xv)
     return [o.float().softmax(-1).view(len(views), len(x), -1).mean(0) for o in out]
 
-def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a run folder holding `bundle/`)
+def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a run folder holding `bundle/`), or several: their `Ensemble` (`load_models`)
                      files, # parquet file(s), or a folder: its `test_image_data_*.parquet`
                      preprocessing:dict|None=None, # `dls.preprocessing`; default for a bundle path: the bundle's
                      bs:int=256, # images per forward pass, TTA views included (so memory does not grow with `tta`)
@@ -190,8 +191,8 @@ def predict_parquets(model, # a `BengaliModel`, or the path of a bundle (or of a
                      threshold:float|None=None, # the policy's unseen-score threshold; default: the bundle's recorded one
                      mixed_precision:bool|None=None): # bf16 (fp16 on GPUs without bf16); None: on a GPU or a CPU that computes bf16 natively (`native_bf16_cpu`), as training does; False: float32
     "Predict the images of parquet `files` chunk by chunk: a DataFrame of `image_id` and the three integer labels"
-    if isinstance(model, (str, os.PathLike)):
-        model, meta = load_bundle(model, device or _default_device())
+    if isinstance(model, (str, os.PathLike, list, tuple)):
+        model, meta = load_models(model, device or _default_device())
         preprocessing = preprocessing or meta['preprocessing']
         rec = bundle_policy(meta)
         if policy in (None, rec[0]): policy, threshold = rec[0], rec[1] if threshold is None else threshold
@@ -390,7 +391,7 @@ def call_cli(func, # a function whose signature (with docments) is the command l
 # %% ../nbs/12_predict.ipynb #a1148543
 _REQUIRED = {'opt': True, 'required': True}  # `Annotated` metadata: a flag that must be given
 
-def predict_submission(model:Annotated[str, _REQUIRED], # model bundle folder, or a training run folder that holds bundle/
+def predict_submission(model:Annotated[str, {**_REQUIRED, 'nargs': '+'}], # model bundle folder, or a training run folder that holds bundle/; several, or a fold group's folder: their ensemble
                        data:Annotated[str, _REQUIRED], # folder with test.csv and test_image_data_*.parquet
                        out:str='submission.csv', # the submission file to write
                        bs:int=256, # batch size (TTA views included)
@@ -401,6 +402,7 @@ def predict_submission(model:Annotated[str, _REQUIRED], # model bundle folder, o
                        policy:Annotated[str, {'choices': POLICIES}]=None, # how the heads make labels (default: the bundle's recorded policy, else components)
                        threshold:float=None, # the policy's unseen-score threshold (default: the bundle's recorded one)
                        float32:bool=False, # no mixed precision (by default bf16 on a GPU, or on a CPU that computes it natively)
+                       weights:Annotated[float, {'nargs': '+'}]=None, # an ensemble's weights, one per model (default: equal)
                       ) -> pd.DataFrame:
     "Predict submission.csv for the test images of a competition-layout folder with a model bundle (and print its score when test_solution.csv is there)"
     if bs < 1 or chunk_rows < 1: raise ValueError(f"--bs and --chunk-rows must be >= 1, got {bs} and {chunk_rows}")
@@ -412,7 +414,7 @@ def predict_submission(model:Annotated[str, _REQUIRED], # model bundle folder, o
     if not data.is_dir(): raise FileNotFoundError(f"--data {data}: no such folder")
     if not (data/'test.csv').exists(): raise FileNotFoundError(f"--data {data}: no test.csv")
     files = parquet_files(data)
-    net, meta = load_bundle(model, dev)
+    net, meta = load_models(model, dev, weights)
     rec, thr = bundle_policy(meta)  # what validation measured, unless asked otherwise
     if policy not in (None, rec): rec, thr = policy, None
     policy, thr = rec, (thr if threshold is None else threshold)
@@ -423,7 +425,7 @@ def predict_submission(model:Annotated[str, _REQUIRED], # model bundle folder, o
     sub = make_submission(preds, data/'test.csv', out)
     dt = time.perf_counter() - t
     print(f"wrote {out}: {len(sub)} rows, {len(preds)} images in {dt:.1f} s ({len(preds) / dt:.0f} images/s; "
-          f"device {dev}, {len(tta_views(tta))} TTA view(s), policy {policy}" + ('' if thr is None else f' at {thr:.4g}') + ')')
+          f"device {dev}, " + (f"ensemble of {len(meta['members'])} models, " if 'members' in meta else '') + f"{len(tta_views(tta))} TTA view(s), policy {policy}" + ('' if thr is None else f' at {thr:.4g}') + ')')
     if (sol := data/'test_solution.csv').exists(): print(format_score(score_submission(sub, sol)))
     return sub
 

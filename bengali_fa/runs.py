@@ -6,18 +6,18 @@ Docs: https://bengali-fa.github.io/bengali_fa/runs.html.md"""
 
 # %% ../nbs/10a_runs.ipynb #8e66345f
 from __future__ import annotations
-import os, time, fcntl, itertools, socket
+import os, time, fcntl, itertools, json, re, socket
 from pathlib import Path
 from typing import Annotated
 import pandas as pd
-from .labels import SHORT_NAMES, third_party_imports
+from .labels import COMPONENTS, SHORT_NAMES, third_party_imports
 with third_party_imports():
     from fastcore.script import call_parse, is_cli
 from .core import atomic_path, cli_errors
 
 # %% auto #0
 __all__ = ['stamped_dir', 'claim_run_dir', 'release_run_dir', 'flat_config', 'record_run', 'runs_table', 'config_diff', 'run_lrs',
-           'runs_figure', 'plot_runs', 'runs_cli']
+           'runs_figure', 'plot_runs', 'fold_group', 'format_cv', 'runs_cli']
 
 # %% ../nbs/10a_runs.ipynb #808505f2
 _LOCK = '.run.lock'
@@ -209,15 +209,59 @@ def plot_runs(runs:list, # run folders
     out = Path(out); fig.savefig(out, dpi=90); plt.close(fig)
     return out
 
+# %% ../nbs/10a_runs.ipynb #53f08f85
+_PER_RUN = ('data.fold', 'run_dir', 'resume', 'device')  # config keys in which the runs of a fold group may differ
+
+def _natural(p:Path) -> tuple: return tuple((0, int(t)) if t.isdigit() else (1, t) for t in re.split(r'(\d+)', p.name) if t)
+
+def fold_group(folder, # a folder of training runs: a sweep's `runs/multirun/<date>_<time>` (its subfolders with `oof.csv` are read)
+               runs:list|None=None, # the run folders (default: every subfolder of `folder` holding `oof.csv`)
+              ) -> dict:
+    "The cross-validation score of folds trained as a group; writes `cv.json`, the pooled `oof.csv` and `ensemble.json` into `folder`"
+    import numpy as np
+    from bengali_fa.metrics import competition_score, macro_recall
+    from bengali_fa.bundle import bundle_dir
+    from bengali_fa.ensemble import ENSEMBLE_FILE
+    folder = Path(folder)
+    runs = sorted((Path(r) for r in runs) if runs is not None else (p for p in folder.iterdir() if (p/'oof.csv').is_file()), key=_natural)
+    if len(runs) < 2: raise ValueError(f"{folder}: {len(runs)} finished run(s) with oof.csv; a fold group needs 2 or more")
+    cfgs = [_run_config(r) for r in runs]
+    for r, c in zip(runs[1:], cfgs[1:]):
+        if diff := [k for k in sorted(set(c) | set(cfgs[0])) if k not in _PER_RUN and c.get(k) != cfgs[0].get(k)]:
+            raise ValueError(f"{r}: not a fold of the group of {runs[0]}: " + ', '.join(f"{k} {c.get(k)!r} vs {cfgs[0].get(k)!r}" for k in diff[:4]))
+    if cfgs[0].get('data.holdout'): raise ValueError(f"{runs[0]}: validated on a grapheme holdout (data.holdout), not on a fold")
+    folds = [int(c['data.fold']) for c in cfgs]
+    if len(set(folds)) < len(folds): raise ValueError(f"{folder}: a fold trained more than once: folds {folds} of runs {[r.name for r in runs]}")
+    oof = pd.concat([pd.read_csv(r/'oof.csv').assign(run=r.name) for r in runs], ignore_index=True)
+    y, p = oof[list(COMPONENTS)].to_numpy(), oof[[f'{c}_pred' for c in COMPONENTS]].to_numpy()
+    per = {str(f): competition_score(y[oof.fold == f], p[oof.fold == f]) for f in sorted(folds)}  # (str keys: as JSON has them)
+    res = dict(cv_score=competition_score(y, p), **{SHORT_NAMES[c]: macro_recall(y[:, k], p[:, k]) for k, c in enumerate(COMPONENTS)},
+               fold_scores=per, fold_score_mean=float(np.mean(list(per.values()))), folds=sorted(folds), n_folds=int(cfgs[0]['data.n_folds']),
+               missing_folds=sorted(set(range(int(cfgs[0]['data.n_folds']))) - set(folds)), n_images=len(oof), runs=[r.name for r in runs])
+    with atomic_path(folder/'oof.csv') as t: oof.to_csv(t, index=False)
+    with atomic_path(folder/'cv.json') as t: t.write_text(json.dumps(res, indent=1) + '\n')
+    members = [os.path.relpath(bundle_dir(r), folder) for r in runs]
+    with atomic_path(folder/ENSEMBLE_FILE) as t: t.write_text(json.dumps(dict(members=members, weights=None), indent=1) + '\n')
+    return res
+
+# %% ../nbs/10a_runs.ipynb #eea4e7ac
+def format_cv(res:dict, # a `fold_group` result
+              folder, # its folder
+             ) -> str:
+    "The line that `bengali-fa-train` (at the end of a sweep over folds) and `bengali-fa-runs cv` print"
+    return (f"fold group {folder}: cv score={res['cv_score']:.4f} root={res['root']:.4f} vowel={res['vowel']:.4f} consonant={res['consonant']:.4f} "
+            f"over {res['n_images']} images of folds {res['folds']} (fold scores {' '.join(f'{v:.4f}' for v in res['fold_scores'].values())})"
+            + (f"; folds {res['missing_folds']} missing" if res['missing_folds'] else '') + f"; its ensemble: --model {folder}")
+
 # %% ../nbs/10a_runs.ipynb #de427b5e
 @call_parse
-def runs_cli(cmd:Annotated[str, dict(choices=('list', 'diff', 'plot'))], # list: runs by score; diff A B: config keys that differ; plot A B ...: learning curves
-             *runs:str, # the run folders (diff, plot)
+def runs_cli(cmd:Annotated[str, dict(choices=('list', 'diff', 'plot', 'cv'))], # list: runs by score; diff A B: config keys that differ; plot A B ...: learning curves; cv G: a fold group's score
+             *runs:str, # the run folders (diff, plot), or the folder of a fold group's runs (cv)
              runs_dir:str='runs', # the folder holding runs.csv (list)
              top:int=20, # list: this many runs
              keys:str='model.arch,data.size,train.epochs,aug.kind,swa.kind', # list: the config columns shown
              out:str='curves.png'): # plot: the PNG file
-    "List runs by score, diff two runs' configs, plot their learning curves (the console script `bengali-fa-runs`)"
+    "List runs by score, diff two runs' configs, plot their learning curves, score a fold group (the console script `bengali-fa-runs`)"
     with cli_errors('bengali-fa-runs', active=is_cli(runs_cli)):
         if cmd == 'list':
             t = runs_table(runs_dir)
@@ -227,6 +271,9 @@ def runs_cli(cmd:Annotated[str, dict(choices=('list', 'diff', 'plot'))], # list:
         elif cmd == 'diff':
             if len(runs) != 2: raise ValueError(f"diff takes two run folders, got {len(runs)}")
             print(config_diff(*runs).to_string(index=False))
+        elif cmd == 'cv':
+            if len(runs) != 1: raise ValueError(f"cv takes one folder (a fold group's runs), got {len(runs)}")
+            print(format_cv(fold_group(runs[0]), runs[0]))
         else:
             if not runs: raise ValueError("plot takes one or more run folders")
             print(plot_runs(list(runs), out))

@@ -28,7 +28,7 @@ from .model import hub_weights
 from .bundle import bundle_from_learner
 
 # %% auto #0
-__all__ = ['data_path', 'build_learner', 'train', 'train_cli']
+__all__ = ['data_path', 'build_learner', 'train', 'write_oof', 'train_cli', 'FoldGroupCallback']
 
 # %% ../nbs/11_train.ipynb #d533c4c0
 def _synth_current(out:Path) -> bool:
@@ -71,9 +71,9 @@ def build_learner(cfg, # a training config (`train_config`): its `data` and `mod
     return dls, bengali_learner(dls, **cfg.model, wd=cfg.train.wd)
 
 # %% ../nbs/11_train.ipynb #144b6a6f
-from .distributed import broadcast_state, fit_ctx, from_rank0, is_distributed, join_group, launched, rank0_first, sharded
+from .distributed import broadcast_state, fit_ctx, from_rank0, gathered_order, is_distributed, join_group, launched, rank0_first, sharded
 with third_party_imports():
-    from fastai.torch_core import rank_distrib, distrib_barrier
+    from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 
 def _opt_to_params(opt):
     "Move each parameter's optimizer state onto the parameter's device (a checkpoint is read onto the CPU)"
@@ -105,11 +105,14 @@ def _quiet(*args): pass
 
 # %% ../nbs/11_train.ipynb #7282dbbd
 def _final(learn, dls, run_dir, cfg, swa) -> tuple:
-    "Final model (best by score, or the SWA average), its validation metrics, per-class recall and sample predictions"
+    "Final model (best by score, or the SWA average), its validation metrics, per-class recall, sample predictions, and (rows, true, predicted, probabilities)"
     if swa is None and rank_distrib() == 0 and (run_dir/'ckpt'/'best.pth').is_file():
         learn.model.load_state_dict(load_checkpoint(run_dir/'ckpt'/'best.pth'))
     if swa is None: broadcast_state(learn.model.state_dict())  # distributed: rank 0's weights on every rank (no shared disk needed)
-    if is_distributed(): preds, targs = learn.get_preds(dl=sharded(dls.valid), reorder=False)  # every rank: all predictions
+    rows = np.asarray(dls.valid_idx)  # the validation rows of dls.labels, in the order of the predictions
+    if is_distributed():  # every rank: all predictions, gathered batch by batch
+        preds, targs = learn.get_preds(dl=sharded(dls.valid), reorder=False)
+        rows = rows[gathered_order(len(rows), num_distrib(), dls.valid.bs)]
     else: preds, targs = learn.get_preds(dl=dls.valid)
     y_true, y_pred = np.stack([t.cpu().numpy() for t in targs[:3]], 1), preds_to_labels(preds)
     m = dict(score=competition_score(y_true, y_pred),
@@ -117,7 +120,7 @@ def _final(learn, dls, run_dir, cfg, swa) -> tuple:
     ds, n = dls.valid.dataset, cfg.tracking.n_samples
     samples = [(np.asarray(ds.x[ds.idxs[i]]), f"true {'/'.join(map(str, y_true[i]))} pred {'/'.join(map(str, y_pred[i]))}")
                for i in range(min(n, len(ds)))]
-    return m, per_class_recall(y_true, y_pred), samples
+    return m, per_class_recall(y_true, y_pred), samples, (dls.labels.iloc[rows], y_true, y_pred, preds)
 
 def _err(e:BaseException) -> str: return f'{type(e).__name__}: {e}'.strip()
 
@@ -221,14 +224,33 @@ def _fit_phases(learn, dls, run:_Run, state:dict|None, start:tuple, cbs, cpu):
             learn.fit_one_cycle(n, cbs=fit_cbs, start_epoch=first, **kw)
     return swa
 
+# %% ../nbs/11_train.ipynb #2eafb37b
+def write_oof(run_dir, # the run folder: oof.csv and oof_probs.npz are written there
+              lab:pd.DataFrame, # the validation rows of `dls.labels` (image_id and the labels), in the order of the predictions
+              fold:int, # the validation fold (-1: a grapheme holdout)
+              y_true:np.ndarray, # (n, 3) true labels of the predictions
+              y_pred:np.ndarray, # (n, 3) predicted labels
+              probs): # per-head probabilities (root, vowel, consonant[, grapheme]); the grapheme head's are not written
+    "A run's out-of-fold predictions: `oof.csv` (image_id, fold, the true labels, the predicted `*_pred`) and `oof_probs.npz` (float16)"
+    if len(lab) != len(y_true) or (lab[list(COMPONENTS)].to_numpy() != y_true).any():
+        raise RuntimeError("the validation predictions are not in the order of the validation rows")
+    df = pd.DataFrame({'image_id': lab.image_id.to_numpy(), 'fold': fold, **{c: y_true[:, k] for k, c in enumerate(COMPONENTS)},
+                       **{f'{c}_pred': y_pred[:, k] for k, c in enumerate(COMPONENTS)}})
+    with atomic_path(Path(run_dir)/'oof.csv') as t: df.to_csv(t, index=False)
+    with atomic_path(Path(run_dir)/'oof_probs.npz') as t, open(t, 'wb') as f:
+        np.savez_compressed(f, image_id=df.image_id.to_numpy().astype(str),
+                            **{c: np.asarray(p, dtype=np.float16) for c, p in zip(COMPONENTS, probs[:3])})
+    return df
+
 # %% ../nbs/11_train.ipynb #f3c9bb16
 def _finish(learn, dls, run:_Run, swa) -> dict:
-    "The final model validated, per_class_recall.csv and the bundle written, the run recorded as finished (or failed, with why)"
+    "The final model validated, per_class_recall.csv, the out-of-fold predictions and the bundle written, the run recorded as finished (or failed, with why)"
     metrics = {}
     try:
-        metrics, per_class, samples = _final(learn, dls, run.run_dir, run.cfg, swa)
+        metrics, per_class, samples, valid = _final(learn, dls, run.run_dir, run.cfg, swa)
         if run.main:
             with atomic_path(run.run_dir/'per_class_recall.csv') as t: per_class.to_csv(t, index=False)
+            write_oof(run.run_dir, valid[0], -1 if run.cfg.data.holdout else run.cfg.data.fold, *valid[1:])
             bundle_from_learner(learn, run.run_dir/'bundle', extra=dict(metrics=metrics, config=run.flat), overwrite=True)
     except BaseException as e:  # training went well: keep the record of it
         run.record('interrupted' if isinstance(e, KeyboardInterrupt) else 'failed', **metrics, error=f'after training: {_err(e)}')
@@ -286,3 +308,16 @@ def train_cli():
     if {'-h', '--help'} & set(sys.argv[1:]): print(train_help()); return  # (Hydra's own help: --hydra-help)
     register_config()
     hydra.main(config_path='conf', config_name='config', version_base=None)(_hydra_task)()
+
+# %% ../nbs/11_train.ipynb #2d29710c
+from hydra.experimental.callback import Callback as HydraCallback
+
+class FoldGroupCallback(HydraCallback):
+    "Hydra callback of `bengali-fa-train` (config.yaml's `hydra.callbacks`): at the end of a sweep over `data.fold`, the folds' `fold_group`"
+    def on_multirun_end(self, config, # the sweep's config, as Hydra passes it
+                        **kwargs):
+        if not any(o.split('=')[0].lstrip('+~') == 'data.fold' for o in config.hydra.overrides.task): return
+        from bengali_fa.runs import fold_group, format_cv
+        d = Path(config.hydra.sweep.dir)
+        try: print(format_cv(fold_group(d), d), flush=True)
+        except (ValueError, OSError) as e: print(f"bengali-fa-train: the folds of {d} were not collected: {e}", file=sys.stderr, flush=True)
