@@ -6,7 +6,9 @@
    already in GPU memory: overhead = 1 - training / model-only;
 3. a 2-epoch run of the training app (`train`) on the synthetic set;
 4. `predict_parquets` images/s on the synthetic test parquet with that run's bundle;
-5. a run interrupted in the middle of its second epoch and resumed from its checkpoint (optimizer state back on the GPU).
+5. a run interrupted in the middle of its second epoch and resumed from its checkpoint (optimizer state back on the GPU);
+6. the ensemble of those two runs' bundles (`predict_parquets` with both: the heads' probabilities averaged), images/s.
+The training steps use the one-GPU preset `train=gpu` (its epochs set to 2) and record the GPU's peak memory.
 Prints a markdown table; writes bench/results/gpu.json (after every step, so a timeout keeps what was measured).
 `--cpu --tiny` runs every step on the CPU at toy sizes (a smoke test of the script; it writes gpu_smoke.json).
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument('--cpu', action='store_true', help='run on the CPU (smoke test of the script)')
 ap.add_argument('--tiny', action='store_true', help='toy sizes: 300 images at 32 px, a few batches')
-ap.add_argument('--archs', default='xresnet50,seresnext26d_32x4d')
+ap.add_argument('--archs', default='xresnet50,seresnext50_32x4d', help='the model presets to time')
 ap.add_argument('--out', default=None, help='default: bench/results/gpu.json (gpu_smoke.json with --cpu)')
 a = ap.parse_args()
 
@@ -64,7 +66,7 @@ def step(name):
     return deco
 
 # the synthetic set: where the training app's `data_path` looks for it (BENGALI_FA_CACHE)
-cfg_base = [f'data.n_train={S["n_train"]}', f'data.n_test={S["n_test"]}', f'data.size={S["size"]}', f'train.bs={S["bs"]}',
+cfg_base = ['train=gpu', f'data.n_train={S["n_train"]}', f'data.n_test={S["n_test"]}', f'data.size={S["size"]}', f'train.bs={S["bs"]}',
             f'train.epochs={S["epochs"]}', f'runs_dir={tempfile.mkdtemp(prefix="gpu_bench_runs")}', f'device={dev.type}']
 src = default_cache_dir()/'synth'/f'n{S["n_train"]}_t{S["n_test"]}_s0'
 @step('synthetic set')
@@ -115,6 +117,7 @@ def model_only(arch):
     sync(); return S['model_iters'] * S['bs'] / (time.perf_counter() - t)
 
 for arch in a.archs.split(','):
+    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     @step(f'train {arch}')
     def _():
         learn = bengali_learner(dls, arch)  # on a GPU: ChannelsLast + MixedPrecision (bf16 where supported)
@@ -122,8 +125,9 @@ for arch in a.archs.split(','):
         tm = Timer(S['warm'])
         with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=tm)
         cbs = [type(c).__name__ for c in learn.cbs]
+        mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else float('nan')
         mo = model_only(arch)
-        return dict(train_images_per_s=round(tm.rate, 1), model_only_images_per_s=round(mo, 1),
+        return dict(peak_memory_gib=round(mem, 2), train_images_per_s=round(tm.rate, 1), model_only_images_per_s=round(mo, 1),
                     overhead_pct=round(100 * (1 - tm.rate / mo), 1), channels_last='ChannelsLast' in cbs,
                     mixed_precision='MixedPrecision' in cbs)
 
@@ -154,9 +158,10 @@ class Interrupt(Callback):
     def before_batch(self):
         if self.training and self.epoch == 1 and self.iter == max(1, self.n_iter // 2): raise KeyboardInterrupt
 
+run_res = Path(tempfile.mkdtemp(prefix='gpu_bench_resume'))/'run'
 @step('resume in the middle of a run')
 def _():
-    run = Path(tempfile.mkdtemp(prefix='gpu_bench_resume'))/'run'
+    run = run_res
     try:
         with contextlib.redirect_stdout(io.StringIO()): train(train_config(cfg_base), run_dir=run, cbs=[Interrupt()], progress=False)
         raise RuntimeError("the run was not interrupted")
@@ -170,6 +175,15 @@ def _():
                 uninterrupted_score=round(full.get('score', float('nan')), 4),
                 max_abs_metric_diff=float((ma[['train_loss', 'valid_loss', 'score']] - mb[['train_loss', 'valid_loss', 'score']]).abs().max().max()),
                 opt_state_tensors=sum(isinstance(v, torch.Tensor) for s in opt['state'] for v in s.values()))
+
+@step('ensemble of 2 bundles, predict')
+def _():
+    runs = [run_full, run_res]
+    files = sorted(src.glob('test_image_data_*.parquet'))
+    sync(); t = time.perf_counter()
+    df = predict_parquets(runs, files, bs=S['bs'], device=dev, progress=False)
+    sync(); dt = time.perf_counter() - t
+    return dict(models=len(runs), images=len(df), images_per_s=round(len(df) / dt, 1), note='two models: each image through both')
 
 print(f"\n{res['gpu'] or 'CPU'}, torch {torch.__version__}, {os.cpu_count()} CPUs, {res['config']['amp']}, total {time.time() - T0:.0f} s\n")
 print('| step | result | s |\n|---|---|---|')
