@@ -47,7 +47,7 @@ class TrainConfig:
 @dataclass
 class AugConfig:
     "The `aug` group: MixUp, CutMix or both on the batches (documented in conf/aug/none.yaml)"
-    kind: str = M; alpha: float = M; cut_alpha: float = M; switch_prob: float = M; per_sample: bool = M; stop_epochs: int = M
+    kind: str = M; alpha: float = M; cut_alpha: float = M; cut_lam: str = M; switch_prob: float = M; per_sample: bool = M; stop_epochs: int = M
 
 @dataclass
 class SWAConfig:
@@ -170,6 +170,7 @@ def check_config(cfg, # a training config (`train_config`)
         ('aug.kind', a.kind not in MIX_KINDS, f"one of {', '.join(MIX_KINDS)}, got {a.kind!r}"),
         ('aug.alpha', not a.alpha > 0, f"must be > 0, got {a.alpha}"),
         ('aug.cut_alpha', not a.cut_alpha > 0, f"must be > 0, got {a.cut_alpha}"),
+        ('aug.cut_lam', a.cut_lam not in ('area', 'ink'), f"one of area, ink, got {a.cut_lam!r}"),
         ('aug.switch_prob', not 0 <= a.switch_prob <= 1, f"must be in [0, 1], got {a.switch_prob}"),
         ('swa.kind', s.kind not in SWA_KINDS, f"one of {', '.join(SWA_KINDS)}, got {s.kind!r}"),
         ('swa.lr', s.lr is not None and not s.lr > 0, f"must be > 0 (null: keep the schedule), got {s.lr}"),

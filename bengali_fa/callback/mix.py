@@ -16,8 +16,8 @@ with third_party_imports():  # without fastai's import-time deprecation notices
     from fastai.layers import NoneReduce
 
 # %% auto #0
-__all__ = ['MIX_KINDS', 'sample_lam', 'cut_boxes', 'box_lam', 'box_mask', 'mix_loss', 'MixOrCut', 'MultiMixUp', 'MultiCutMix',
-           'mix_callback', 'show_mix']
+__all__ = ['MIX_KINDS', 'sample_lam', 'cut_boxes', 'box_lam', 'box_mask', 'ink_lam', 'mix_loss', 'MixOrCut', 'MultiMixUp',
+           'MultiCutMix', 'mix_callback', 'show_mix']
 
 # %% ../../nbs/07_callback.mix.ipynb #5acf3821
 def sample_lam(alpha:float, # Beta(alpha, alpha): small alpha puts the draws near 0 and 1, alpha 1 is uniform
@@ -60,6 +60,17 @@ def box_mask(boxes:Tensor, # (n, 4) boxes `(y1, x1, y2, x2)`, end exclusive, as 
     ix = (xs >= boxes[:, 1:2]) & (xs < boxes[:, 3:4])
     return (iy[:, :, None] & ix[:, None, :])[:, None]
 
+# %% ../../nbs/07_callback.mix.ipynb #19a2258f
+def ink_lam(x:Tensor, # images (n, c, H, W), ink brighter than the background (the library's inverted images), any affine scale
+            perm:Tensor, # (n,) the permutation: sample k gets the box cut from image `perm[k]`
+            w:Tensor, # (n, 1, H, W) weight of each sample's own image: 1 outside its box, 0 inside
+           ) -> Tensor:
+    "CutMix's lambda by ink: the share of each mixed image's ink that is its own (the area's share where there is no ink)"
+    ink = x - x.amin((1, 2, 3), keepdim=True)  # above each image's background
+    own, other = (ink * w).sum((1, 2, 3)), (ink[perm] * (1 - w)).sum((1, 2, 3))
+    total = own + other
+    return torch.where(total > 0, own / total.clamp_min(1e-12), w.mean((1, 2, 3)))
+
 # %% ../../nbs/07_callback.mix.ipynb #f30668fc
 def mix_loss(loss_func, # the learner's loss `L(pred, *targets)`; computed per sample under fastai's `NoneReduce`
              pred, # the model's output for the mixed batch
@@ -82,11 +93,13 @@ class MixOrCut(Callback):
                  cut_alpha:float=1., # CutMix's Beta(alpha, alpha)
                  switch_prob:float=0.5, # probability of CutMix instead of MixUp
                  per_sample:bool=True, # choose MixUp/CutMix and CutMix boxes per sample, else per batch
-                 stop_epochs:int=0): # no mixing in the last `stop_epochs` epochs of each fit
+                 stop_epochs:int=0, # no mixing in the last `stop_epochs` epochs of each fit
+                 cut_lam:str='area'): # CutMix's lambda: 'area', the share of the image outside the box, or 'ink' (`ink_lam`)
         if not (mix_alpha > 0 and cut_alpha > 0): raise ValueError(f"alphas must be > 0, got mix_alpha={mix_alpha}, cut_alpha={cut_alpha}")
         if not 0 <= switch_prob <= 1: raise ValueError(f"switch_prob must be in [0, 1], got {switch_prob}")
         if stop_epochs < 0: raise ValueError(f"stop_epochs must be >= 0, got {stop_epochs}")
-        self.mix_alpha, self.cut_alpha, self.switch_prob = mix_alpha, cut_alpha, switch_prob
+        if cut_lam not in ('area', 'ink'): raise ValueError(f"cut_lam must be 'area' or 'ink', got {cut_lam!r}")
+        self.mix_alpha, self.cut_alpha, self.switch_prob, self.cut_lam = mix_alpha, cut_alpha, switch_prob, cut_lam
         self.per_sample, self.stop_epochs = per_sample, stop_epochs
         self.mixing, self.mixed, self.boxes = False, {}, None
 
@@ -94,7 +107,7 @@ class MixOrCut(Callback):
         "A permutation, per-sample lambdas (n,) and the weight of the original image, (n, 1, 1, 1) or (n, 1, H, W)"
         perm, p = torch.randperm(n, device=device), self.switch_prob
         if not self.per_sample and 0 < p < 1: p = float(torch.rand(()).item() < p)  # one CPU coin per batch
-        self.boxes = None
+        self.boxes, self.cut = None, torch.full((n,), p == 1, device=device)  # which samples get CutMix
         lm = None
         if p < 1:
             lm = sample_lam(self.mix_alpha, n, device)
@@ -105,13 +118,14 @@ class MixOrCut(Callback):
         boxes = cut_boxes(lc, torch.randint(0, H, (k,), device=device), torch.randint(0, W, (k,), device=device), H, W).expand(n, 4)
         self.boxes, w, lam = boxes, (~box_mask(boxes, H, W)).float(), box_lam(boxes, H, W)
         if p == 1: return perm, lam, w
-        cut = torch.rand(n, device=device) < p
+        self.cut = cut = torch.rand(n, device=device) < p
         return perm, torch.where(cut, lam, lm), torch.where(cut.view(n, 1, 1, 1), w, lm.view(n, 1, 1, 1))
 
     def mix(self, x:Tensor, yb:tuple) -> tuple:
         "The mixed images, the permuted targets and the per-sample lambdas for a batch `x`, `yb`"
         perm, lam, w = self.draw(len(x), x.shape[-2], x.shape[-1], x.device)
         self.perm, w = perm, w.to(x.dtype)
+        if self.cut_lam == 'ink' and self.boxes is not None: lam = torch.where(self.cut, ink_lam(x, perm, w).to(lam.dtype), lam)
         return w * x + (1 - w) * x[perm], tuple(y[perm.to(y.device)] for y in yb), lam
 
     def before_fit(self): self.mixed, self.mixing = {}, False
@@ -143,8 +157,9 @@ class MultiCutMix(MixOrCut):
     "CutMix for batches `(x, *targets)`: one box per sample (or per batch), lambda from the clipped box area"
     def __init__(self, alpha:float=1., # a box covers 1 - lam of the image (before clipping), lam ~ Beta(alpha, alpha)
                  per_sample:bool=True, # a box per sample, else one box for the whole batch
-                 stop_epochs:int=0): # no mixing in the last `stop_epochs` epochs of each fit
-        super().__init__(cut_alpha=alpha, switch_prob=1., per_sample=per_sample, stop_epochs=stop_epochs)
+                 stop_epochs:int=0, # no mixing in the last `stop_epochs` epochs of each fit
+                 cut_lam:str='area'): # the lambda: 'area', the share of the image outside the box, or 'ink' (`ink_lam`)
+        super().__init__(cut_alpha=alpha, switch_prob=1., per_sample=per_sample, stop_epochs=stop_epochs, cut_lam=cut_lam)
 
 # %% ../../nbs/07_callback.mix.ipynb #2f3cff9e
 MIX_KINDS = ('none', 'mixup', 'cutmix', 'both')
@@ -155,13 +170,14 @@ def mix_callback(kind:str='none', # 'none', 'mixup', 'cutmix' or 'both'
                  switch_prob:float=0.5, # with 'both': probability of CutMix instead of MixUp
                  per_sample:bool=True, # choose per sample (else per batch) between MixUp and CutMix, and CutMix boxes
                  stop_epochs:int=0, # no mixing in the last `stop_epochs` epochs of each fit
-                 cut_alpha:float=1. # CutMix's Beta(alpha, alpha)
+                 cut_alpha:float=1., # CutMix's Beta(alpha, alpha)
+                 cut_lam:str='area', # CutMix's lambda: 'area' or 'ink' (`ink_lam`)
                 ) -> Callback|None:
     "The mixing callback for a training config, or `None` for `kind='none'`"
     if kind == 'none': return None
     if kind == 'mixup': return MultiMixUp(alpha, stop_epochs=stop_epochs)
-    if kind == 'cutmix': return MultiCutMix(cut_alpha, per_sample=per_sample, stop_epochs=stop_epochs)
-    if kind == 'both': return MixOrCut(alpha, cut_alpha, switch_prob, per_sample, stop_epochs)
+    if kind == 'cutmix': return MultiCutMix(cut_alpha, per_sample=per_sample, stop_epochs=stop_epochs, cut_lam=cut_lam)
+    if kind == 'both': return MixOrCut(alpha, cut_alpha, switch_prob, per_sample, stop_epochs, cut_lam)
     raise ValueError(f"mix kind must be one of {', '.join(map(repr, MIX_KINDS))}, got {kind!r}")
 
 # %% ../../nbs/07_callback.mix.ipynb #fb8a248e
