@@ -1,0 +1,140 @@
+"""Budget curves of the seed's techniques (issue 31): yardstick score against training epochs, the baseline and each technique alone.
+
+The set is `bench/styles.py`'s: one group of held-out font *designs* (default Galada, a handwriting-like design, and Noto
+Serif Bengali), no file of them in training or in the rendered extras, every test image drawn in one of them, 30% of the
+test images graphemes absent from `train.csv`. Every run is the training app itself, `train(train_config(overrides))`
+(schedule, mixed precision and callbacks as a user gets them), with the small preset below plus the variant's
+overrides and `train.epochs=E`, then `predict_parquets` on the held-out designs' test images. Runs go budget by budget
+(the short end first), so a stopped run still leaves whole budgets. Prints a table (mean ± sd over seeds, and the
+difference to the baseline at the same budget, of the means and seed by seed), writes bench/results/techniques.json after every run and, at the end,
+bench/results/techniques.png (score against epochs, one line per technique).
+
+Usage: python bench/techniques.py [--epochs 4 12 36] [--seeds 0 1] [--variants baseline mixup cutmix ...] [--threads 1] [--resume]
+       python bench/techniques.py --quick      (a smoke check: 300 images, 1 epoch, 2 variants)
+       python bench/techniques.py --plot-only   (the table and picture from bench/results/techniques.json)
+"""
+import argparse, contextlib, io, json, os, time
+from pathlib import Path
+import numpy as np, pandas as pd, torch
+from plain_loop import COMPS, test_set, machine
+from styles import style_set, bench_fonts, design_scores
+
+PRESET = ['data.size=32', 'train.bs=64', 'data.extra_renders=300']
+VARIANTS = {'baseline': [], 'mixup': ['aug=mixup'], 'cutmix': ['aug=cutmix'], 'both': ['aug=both'], 'swa': ['swa=swa'],
+            'ema': ['swa=ema'], 'weights': ['model.class_weights=inverse'], 'smooth': ['model.label_smoothing=0.1'],
+            'aux': ['model.grapheme_head=true'],
+            'cutmix_a02': ['aug=cutmix', 'aug.cut_alpha=0.2'],  # less CutMix: most boxes tiny or the whole image (default Beta(1, 1))
+            'cutmix_ink': ['aug=cutmix', 'aug.cut_lam=ink']}  # the labels weighted by the share of ink, not of area
+
+def run(data, test, variant, epochs, seed, a, root) -> list:
+    "One training of `variant` for `epochs`: a row per held-out design and one for their mean"
+    from bengali_fa.train import train, train_config
+    from bengali_fa.predict import predict_parquets
+    files, ids, y, design, seen = test
+    ov = [*PRESET, *VARIANTS[variant], f'train.epochs={epochs}', f'seed={seed}', f'data.path={data}', f'runs_dir={root/"runs"}',
+          f'data.n_train={a.n_train}']
+    t = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()): r = train(train_config(ov), progress=False)
+    secs = time.perf_counter() - t
+    p = predict_parquets(r['run'], files, progress=False, device='cpu').set_index('image_id').loc[ids][list(COMPS)].to_numpy()
+    rows = [dict(variant=variant, epochs=epochs, seed=seed, design=g, seconds=round(secs, 1),
+                 **{n: round(v, 4) for n, v in design_scores(y[design == g], p[design == g], None, seen[design == g]).items()})
+            for g in sorted(set(design))]
+    rows.append(dict(variant=variant, epochs=epochs, seed=seed, design='mean', seconds=round(secs, 1),
+                     **{k: round(float(np.mean([r[k] for r in rows])), 4) for k in ('score', 'root', 'vowel', 'consonant', 'seen', 'unseen', 'ratio')}))
+    return rows
+
+def summary(rows) -> pd.DataFrame:
+    "Mean and sd over seeds of the designs' mean, per variant and budget, with the difference to the baseline (of the means, and seed by seed)"
+    df = pd.DataFrame([r for r in rows if r['design'] == 'mean'])
+    g = df.groupby(['variant', 'epochs'], sort=False)
+    s = g[['score', 'root', 'unseen', 'ratio', 'seconds']].mean().join(g.score.std(ddof=1).rename('score_sd')).join(g.size().rename('n')).reset_index()
+    base = s[s.variant == 'baseline'].set_index('epochs')
+    s['delta'] = s.score - s.epochs.map(base.score)
+    s['base_sd'] = s.epochs.map(base.score_sd)
+    b = df[df.variant == 'baseline'].set_index(['epochs', 'seed']).score
+    df['paired'] = [r.score - b.get((r.epochs, r.seed), np.nan) for r in df.itertuples()]
+    s['paired'] = [' '.join(f'{d:+.3f}' for d in df[(df.variant == r.variant) & (df.epochs == r.epochs)].sort_values('seed').paired.dropna())
+                   for r in s.itertuples()]
+    return s
+
+def table(s:pd.DataFrame) -> list:
+    out = ['| technique | epochs | runs | score | root | unseen | unseen/seen | score - baseline | the same, seed by seed | s/run |',
+           '|---|---|---|---|---|---|---|---|---|---|']
+    for _, r in s.sort_values(['epochs'], kind='stable').iterrows():
+        base = r.variant == 'baseline'
+        d = '' if base or pd.isna(r.delta) else f'{r.delta:+.3f}'
+        out.append(f"| {r.variant} | {r.epochs} | {r.n} | {r.score:.3f} ± {0 if pd.isna(r.score_sd) else r.score_sd:.3f} | {r.root:.3f} | "
+                   f"{r.unseen:.3f} | {r.ratio:.3f} | {d} | {'' if base else r.paired} | {r.seconds:.0f} |")
+    return out
+
+def picture(s:pd.DataFrame, out:Path):
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for v, g in s.groupby('variant', sort=False):
+        g = g.sort_values('epochs')
+        ax.errorbar(g.epochs, g.score, yerr=g.score_sd.fillna(0), marker='o', capsize=3, label=v, lw=2.5 if v == 'baseline' else 1.2)
+    ax.set_xscale('log'); ax.set_xticks(sorted(s.epochs.unique())); ax.set_xticklabels(sorted(s.epochs.unique()))
+    ax.set_xlabel('epochs (one cycle each)'); ax.set_ylabel('score on held-out designs'); ax.grid(alpha=.3); ax.legend(fontsize=8)
+    one = sorted(s.epochs[s.n == 1].unique())
+    ax.set_title('bench/techniques.py: mean ± sd over seeds' + (f" ({', '.join(map(str, one))} epochs: one seed)" if one else ''), fontsize=10)
+    fig.tight_layout(); fig.savefig(out, dpi=100)
+
+def report(res:dict, out:Path):
+    s = summary(res['runs'])
+    res['table'] = table(s)
+    print('\n'.join(res['table']), flush=True)
+    picture(s, out.with_suffix('.png'))
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--group', default='Galada,Noto Serif Bengali', help='held-out designs, comma-separated')
+    ap.add_argument('--n-train', type=int, default=2000); ap.add_argument('--n-test', type=int, default=1000)
+    ap.add_argument('--epochs', type=int, nargs='+', default=[4, 12, 36])
+    ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    ap.add_argument('--variants', nargs='+', default=['baseline', 'mixup', 'cutmix', 'swa', 'ema', 'weights', 'aux'], choices=list(VARIANTS))
+    ap.add_argument('--threads', type=int, default=0, help='torch threads (0: the default)')
+    ap.add_argument('--quick', action='store_true', help='smoke check: 300 images, 100 test images, 1 epoch, baseline and cutmix, 1 seed')
+    ap.add_argument('--plot-only', action='store_true', help='print the table and draw the picture of the result file')
+    ap.add_argument('--resume', action='store_true', help='keep the runs already in the result file and skip them')
+    ap.add_argument('--out', default='', help='result file (default bench/results/techniques.json; --quick: techniques_quick.json)')
+    a = ap.parse_args()
+    out = Path(a.out or Path(__file__).parent/'results'/('techniques_quick.json' if a.quick else 'techniques.json'))
+    if a.plot_only: return report(json.loads(out.read_text()), out)
+    if a.quick: a.n_train, a.n_test, a.epochs, a.seeds, a.variants = 300, 100, [1], [0], ['baseline', 'cutmix']
+    if a.threads: torch.set_num_threads(a.threads)
+    os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
+    root = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'styles'
+    bench_fonts(Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'fonts')
+    from bengali_fa.preprocess import preprocess
+    group = [g.strip() for g in a.group.split(',')]
+    data = style_set(root, group, a.n_train, a.n_test)
+    info = json.loads((data/'synth_info.json').read_text())
+    lab, meta = test_set(data)
+    files = sorted(data.glob('test_image_data_*.parquet'))
+    ids = preprocess(files, size=32, progress=False).ids
+    m = meta.loc[ids]
+    test = (files, ids, lab.loc[ids].to_numpy(), m.font.map(info['designs']).to_numpy(), m.seen.to_numpy().astype(bool))
+    assert set(test[3]) <= set(group), f"test images in designs {set(test[3]) - set(group)}"
+    res = dict(complete=False, preset=PRESET, variants={v: VARIANTS[v] for v in a.variants}, group=group, n_train=a.n_train, n_test=a.n_test,
+               epochs=a.epochs, seeds=a.seeds, runs=[], machine=machine())
+    if a.resume and out.exists():  # every run already there is kept (other variants and budgets too)
+        old = json.loads(out.read_text())
+        res['runs'], res['variants'] = old['runs'], {**old['variants'], **res['variants']}
+    done = {(r['variant'], r['epochs'], r['seed']) for r in res['runs']}
+    t0 = time.perf_counter()
+    for e in a.epochs:
+        for s in a.seeds:
+            for v in a.variants:
+                if (v, e, s) in done: continue
+                res['runs'] += run(data, test, v, e, s, a, root)
+                r = res['runs'][-1]
+                print(f"{v:>12} {e:>3} epochs seed {s}: score {r['score']:.4f} root {r['root']:.4f} unseen {r['unseen']:.4f} ({r['seconds']:.0f} s)", flush=True)
+                res.update(total_seconds=round(time.perf_counter() - t0), machine=machine())
+                out.write_text(json.dumps(res, indent=1) + '\n')
+    res['complete'] = True
+    report(res, out)
+    out.write_text(json.dumps(res, indent=1) + '\n')
+
+if __name__ == '__main__': main()
