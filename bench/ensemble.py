@@ -10,11 +10,11 @@ and the CV score. Prints a table and writes bench/results/ensemble.json.
 Usage: python bench/ensemble.py [--folds 3] [--seeds 0 1] [--epochs 8] [--n-train 2000] [--threads 0] [--resume]
        python bench/ensemble.py --quick    (a smoke check: 300 images, 2 folds, 1 epoch, 1 seed)
 """
-import argparse, contextlib, io, json, os, shutil, time
+import argparse, contextlib, io, json, shutil, time
 from pathlib import Path
-import numpy as np, pandas as pd, torch
-from plain_loop import COMPS, test_set, machine
-from styles import style_set, bench_fonts, design_scores
+import numpy as np, torch
+from plain_loop import COMPS, machine
+from styles import held_out_set, design_scores
 
 PRESET = ['data.size=32', 'train.bs=64', 'data.extra_renders=300']
 
@@ -37,21 +37,11 @@ def main():
     if a.quick: a.n_train, a.n_test, a.folds, a.epochs, a.seeds = 300, 100, 2, 1, [0]
     if a.threads: torch.set_num_threads(a.threads)
     out = Path(a.out or Path(__file__).parent/'results'/('ensemble_quick.json' if a.quick else 'ensemble.json'))
-    os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
-    root = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'styles'
-    bench_fonts(Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'fonts')
     from bengali_fa.train import train, train_config
     from bengali_fa.predict import predict_parquets
-    from bengali_fa.preprocess import preprocess
     from bengali_fa.runs import fold_group
     group = [g.strip() for g in a.group.split(',')]
-    data = style_set(root, group, a.n_train, a.n_test)
-    info = json.loads((data/'synth_info.json').read_text())
-    lab, meta = test_set(data)
-    files = sorted(data.glob('test_image_data_*.parquet'))
-    ids = preprocess(files, size=32, progress=False).ids
-    m = meta.loc[ids]
-    y, design, seen = lab.loc[ids].to_numpy(), m.font.map(info['designs']).to_numpy(), m.seen.to_numpy().astype(bool)
+    root, data, (files, ids, y, design, seen) = held_out_set(group, a.n_train, a.n_test)
     pred = lambda model: predict_parquets(model, files, progress=False, device='cpu').set_index('image_id').loc[ids][list(COMPS)].to_numpy()
     rows, t0 = [], time.perf_counter()
     if a.resume and out.exists(): rows = [r for r in json.loads(out.read_text())['runs'] if r['seed'] in a.seeds]

@@ -60,6 +60,22 @@ def style_set(root:Path, group:list, n_train:int, n_test:int, exclude=(), render
                       overwrite=out.exists(), progress=False, n_workers=2, cfg=RenderConfig(**(render or {})), test_cfg=RenderConfig())
     return out
 
+def held_out_set(group:list, n_train:int, n_test:int, size:int=32) -> tuple:
+    "`(root, data, test)`: the set that holds out the designs of `group`, and its test images as `(files, ids, labels, design, seen)`"
+    from bengali_fa.preprocess import preprocess
+    os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
+    root = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'styles'
+    bench_fonts(Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'fonts')
+    data = style_set(root, group, n_train, n_test)
+    info = json.loads((data/'synth_info.json').read_text())
+    lab, meta = test_set(data)
+    files = sorted(data.glob('test_image_data_*.parquet'))
+    ids = preprocess(files, size=size, progress=False).ids
+    m = meta.loc[ids]
+    test = (files, ids, lab.loc[ids].to_numpy(), m.font.map(info['designs']).to_numpy(), m.seen.to_numpy().astype(bool))
+    assert set(test[3]) <= set(group), f"test images in designs {set(test[3]) - set(group)}"
+    return root, data, test
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--preset', choices=list(PRESETS), default='small')

@@ -13,11 +13,11 @@ Usage: python bench/techniques.py [--epochs 4 12 36] [--seeds 0 1] [--variants b
        python bench/techniques.py --quick      (a smoke check: 300 images, 1 epoch, 2 variants)
        python bench/techniques.py --plot-only   (the table and picture from bench/results/techniques.json)
 """
-import argparse, contextlib, io, json, os, time
+import argparse, contextlib, io, json, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from plain_loop import COMPS, test_set, machine
-from styles import style_set, bench_fonts, design_scores
+from plain_loop import COMPS, machine
+from styles import held_out_set, design_scores
 
 PRESET = ['data.size=32', 'train.bs=64', 'data.extra_renders=300']
 VARIANTS = {'baseline': [], 'mixup': ['aug=mixup'], 'cutmix': ['aug=cutmix'], 'both': ['aug=both'], 'swa': ['swa=swa'],
@@ -104,19 +104,8 @@ def main():
     if a.plot_only: return report(json.loads(out.read_text()), out)
     if a.quick: a.n_train, a.n_test, a.epochs, a.seeds, a.variants = 300, 100, [1], [0], ['baseline', 'cutmix']
     if a.threads: torch.set_num_threads(a.threads)
-    os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
-    root = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'styles'
-    bench_fonts(Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'fonts')
-    from bengali_fa.preprocess import preprocess
     group = [g.strip() for g in a.group.split(',')]
-    data = style_set(root, group, a.n_train, a.n_test)
-    info = json.loads((data/'synth_info.json').read_text())
-    lab, meta = test_set(data)
-    files = sorted(data.glob('test_image_data_*.parquet'))
-    ids = preprocess(files, size=32, progress=False).ids
-    m = meta.loc[ids]
-    test = (files, ids, lab.loc[ids].to_numpy(), m.font.map(info['designs']).to_numpy(), m.seen.to_numpy().astype(bool))
-    assert set(test[3]) <= set(group), f"test images in designs {set(test[3]) - set(group)}"
+    root, data, test = held_out_set(group, a.n_train, a.n_test)
     res = dict(complete=False, preset=PRESET, variants={v: VARIANTS[v] for v in a.variants}, group=group, n_train=a.n_train, n_test=a.n_test,
                epochs=a.epochs, seeds=a.seeds, runs=[], machine=machine())
     if a.resume and out.exists():  # every run already there is kept (other variants and budgets too)
