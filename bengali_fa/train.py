@@ -310,10 +310,11 @@ def train_cli():
     hydra.main(config_path='conf', config_name='config', version_base=None)(_hydra_task)()
 
 # %% ../nbs/11_train.ipynb #2d29710c
-from hydra.experimental.callback import Callback as HydraCallback
-
-class FoldGroupCallback(HydraCallback):
+class FoldGroupCallback:
     "Hydra callback of `bengali-fa-train` (config.yaml's `hydra.callbacks`): at the end of a sweep over `data.fold`, the folds' `fold_group`"
+    # Hydra's callback interface without importing Hydra (importing bengali_fa.train must not): its other hooks do nothing
+    def _nothing(self, config, **kwargs): pass
+    on_run_start = on_run_end = on_multirun_start = on_job_start = on_job_end = _nothing
     def on_multirun_end(self, config, # the sweep's config, as Hydra passes it
                         **kwargs):
         if not any(o.split('=')[0].lstrip('+~') == 'data.fold' for o in config.hydra.overrides.task): return
