@@ -45,21 +45,21 @@ def run(data, test, variant, epochs, seed, a, root) -> list:
     return rows
 
 def summary(rows) -> pd.DataFrame:
-    "Mean and sd over seeds of the designs' mean, per variant and budget, with the difference to the baseline (of the means, and seed by seed)"
+    "Mean and sd over seeds of the designs' mean, per variant and budget, and the difference to the baseline with the same seed (each seed's, and their mean)"
     df = pd.DataFrame([r for r in rows if r['design'] == 'mean'])
     g = df.groupby(['variant', 'epochs'], sort=False)
     s = g[['score', 'root', 'unseen', 'ratio', 'seconds']].mean().join(g.score.std(ddof=1).rename('score_sd')).join(g.size().rename('n')).reset_index()
-    base = s[s.variant == 'baseline'].set_index('epochs')
-    s['delta'] = s.score - s.epochs.map(base.score)
-    s['base_sd'] = s.epochs.map(base.score_sd)
     b = df[df.variant == 'baseline'].set_index(['epochs', 'seed']).score
     df['paired'] = [r.score - b.get((r.epochs, r.seed), np.nan) for r in df.itertuples()]
-    s['paired'] = [' '.join(f'{d:+.3f}' for d in df[(df.variant == r.variant) & (df.epochs == r.epochs)].sort_values('seed').paired.dropna())
-                   for r in s.itertuples()]
+    by = {k: v.sort_values('seed').paired.dropna().to_numpy() for k, v in df.groupby(['variant', 'epochs'])}
+    s['deltas'] = [by[(r.variant, r.epochs)] for r in s.itertuples()]
+    s['delta'] = [d.mean() if len(d) else np.nan for d in s.deltas]
+    s['paired'] = [' '.join(f'{d:+.3f}' for d in ds) for ds in s.deltas]
+    s['base_sd'] = s.epochs.map(s[s.variant == 'baseline'].set_index('epochs').score_sd)
     return s
 
 def table(s:pd.DataFrame) -> list:
-    out = ['| technique | epochs | runs | score | root | unseen | unseen/seen | score - baseline | the same, seed by seed | s/run |',
+    out = ['| technique | epochs | runs | score | root | unseen | unseen/seen | score - baseline (same seeds) | seed by seed | s/run |',
            '|---|---|---|---|---|---|---|---|---|---|']
     for _, r in s.sort_values(['epochs'], kind='stable').iterrows():
         base = r.variant == 'baseline'
@@ -69,17 +69,24 @@ def table(s:pd.DataFrame) -> list:
     return out
 
 def picture(s:pd.DataFrame, out:Path):
+    "Left: the baseline's score against epochs; right: each technique's difference to the baseline with the same seed (mean, and each seed)"
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for v, g in s.groupby('variant', sort=False):
-        g = g.sort_values('epochs')
-        ax.errorbar(g.epochs, g.score, yerr=g.score_sd.fillna(0), marker='o', capsize=3, label=v, lw=2.5 if v == 'baseline' else 1.2)
-    ax.set_xscale('log'); ax.set_xticks(sorted(s.epochs.unique())); ax.set_xticklabels(sorted(s.epochs.unique()))
-    ax.set_xlabel('epochs (one cycle each)'); ax.set_ylabel('score on held-out designs'); ax.grid(alpha=.3); ax.legend(fontsize=8)
-    one = sorted(s.epochs[s.n == 1].unique())
-    ax.set_title('bench/techniques.py: mean ± sd over seeds' + (f" ({', '.join(map(str, one))} epochs: one seed)" if one else ''), fontsize=10)
-    fig.tight_layout(); fig.savefig(out, dpi=100)
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4.5))
+    ticks = sorted(s.epochs.unique())
+    base = s[s.variant == 'baseline'].sort_values('epochs')
+    a0.errorbar(base.epochs, base.score, yerr=base.score_sd.fillna(0), marker='o', capsize=3, lw=2.5, color='k')
+    a0.set_ylabel('baseline score on held-out designs (mean ± sd over seeds)')
+    for k, (v, g) in enumerate((v, g) for v, g in s.groupby('variant', sort=False) if v != 'baseline'):
+        g = g.sort_values('epochs'); c = f'C{k}'
+        a1.plot(g.epochs, g.delta, marker='o', label=v, color=c)
+        for e, ds in zip(g.epochs, g.deltas): a1.scatter([e] * len(ds), ds, s=10, color=c, alpha=0.5)
+    a1.axhline(0, color='k', lw=1); a1.set_ylabel('score - baseline, same seed (line: mean; dots: seeds)'); a1.legend(fontsize=8)
+    for ax in (a0, a1):
+        ax.set_xscale('log'); ax.set_xticks(ticks); ax.set_xticklabels(ticks); ax.minorticks_off()
+        ax.set_xlabel('epochs (one cycle each)'); ax.grid(alpha=.3)
+    fig.suptitle('bench/techniques.py: held-out font designs', fontsize=11)
+    fig.tight_layout(); fig.savefig(out, dpi=100); plt.close(fig)
 
 def report(res:dict, out:Path):
     s = summary(res['runs'])
