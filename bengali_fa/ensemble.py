@@ -46,6 +46,11 @@ def _read_ensemble(f:Path) -> list:
         raise ValueError(f"{f}: expected {{'members': [bundle folders], 'weights': null or one number per member}}, got {spec!r}")
     return [(bundle_dir(f.parent/m), float(w)) for m, w in zip(ms, ws)]
 
+def _write_ensemble(folder:Path, members:list, weights=None):
+    "Write `folder/ensemble.json` as `_read_ensemble` reads it: bundle folders relative to `folder`, and their weights (None: equal)"
+    from .core import atomic_path
+    with atomic_path(Path(folder)/ENSEMBLE_FILE) as t: t.write_text(json.dumps(dict(members=[str(m) for m in members], weights=weights), indent=1) + '\n')
+
 # %% ../nbs/12a_ensemble.ipynb #d5bcddaa
 class Ensemble(nn.Module):
     "Several models as one: each head gives the log of the models' weighted mean probabilities (a softmax of it is that mean)"

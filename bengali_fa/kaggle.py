@@ -6,7 +6,7 @@ Docs: https://bengali-fa.github.io/bengali_fa/kaggle.html.md"""
 
 # %% ../nbs/13_kaggle.ipynb #04ac9e14
 from __future__ import annotations
-import base64, hashlib, json, os, shutil, zipfile
+import base64, hashlib, os, shutil, zipfile
 from pathlib import Path
 from typing import Annotated
 import torch.nn as nn
@@ -14,7 +14,7 @@ import bengali_fa
 from .core import atomic_path
 from .bundle import META_FILE, WEIGHTS_FILE, check_dest, read_bundle_meta, save_bundle
 from .predict import bundle_policy, call_cli, predict_cli
-from .ensemble import ENSEMBLE_FILE, ensemble_members, load_models
+from .ensemble import ENSEMBLE_FILE, _write_ensemble, ensemble_members, load_models
 
 # %% auto #0
 __all__ = ['KAGGLE_DATA', 'KAGGLE_OUT', 'KAGGLE_SCRIPT', 'build_wheel', 'kaggle_predict', 'kaggle_bundle', 'kaggle_bundle_cli']
@@ -135,7 +135,7 @@ def kaggle_bundle(model, # a bundle folder (or a run folder holding `bundle/`), 
         for s, (d, _) in zip(subs, members or []):  # an ensemble: bundle/0, bundle/1, ... and bundle/ensemble.json
             (tmp/'bundle'/s).mkdir(parents=True)
             for f in (META_FILE, WEIGHTS_FILE): shutil.copy2(d/f, tmp/'bundle'/s/f)
-        if len(subs) > 1: (tmp/'bundle'/ENSEMBLE_FILE).write_text(json.dumps(dict(members=subs, weights=meta['weights'])))
+        if len(subs) > 1: _write_ensemble(tmp/'bundle', subs, meta['weights'])
         size = meta['preprocessing']['size']
         models = (f"the model ({meta['arch']}, {size} px): `weights.safetensors` + `bundle.json`" if len(subs) == 1 else
                   f"an ensemble of {len(subs)} models ({', '.join(meta['archs'])}; {size} px), a bundle per subfolder, their weights in `{ENSEMBLE_FILE}`")

@@ -221,7 +221,7 @@ def fold_group(folder, # a folder of training runs: a sweep's `runs/multirun/<da
     import numpy as np
     from bengali_fa.metrics import competition_score, macro_recall
     from bengali_fa.bundle import bundle_dir
-    from bengali_fa.ensemble import ENSEMBLE_FILE
+    from bengali_fa.ensemble import _write_ensemble
     folder = Path(folder)
     runs = sorted((Path(r) for r in runs) if runs is not None else (p for p in folder.iterdir() if (p/'oof.csv').is_file()), key=_natural)
     if len(runs) < 2: raise ValueError(f"{folder}: {len(runs)} finished run(s) with oof.csv; a fold group needs 2 or more")
@@ -240,8 +240,7 @@ def fold_group(folder, # a folder of training runs: a sweep's `runs/multirun/<da
                missing_folds=sorted(set(range(int(cfgs[0]['data.n_folds']))) - set(folds)), n_images=len(oof), runs=[r.name for r in runs])
     with atomic_path(folder/'oof.csv') as t: oof.to_csv(t, index=False)
     with atomic_path(folder/'cv.json') as t: t.write_text(json.dumps(res, indent=1) + '\n')
-    members = [os.path.relpath(bundle_dir(r), folder) for r in runs]
-    with atomic_path(folder/ENSEMBLE_FILE) as t: t.write_text(json.dumps(dict(members=members, weights=None), indent=1) + '\n')
+    _write_ensemble(folder, [os.path.relpath(bundle_dir(r), folder) for r in runs])
     return res
 
 # %% ../nbs/10a_runs.ipynb #eea4e7ac
