@@ -7,8 +7,8 @@ rendered extra, and every test image is drawn in one of them (30% of the test im
 `train.csv`). For each group and seed:
 1. the library: `train(train_config([*preset, *overrides, data.path=<set>]))`, its wall time measured around the call;
 2. the plain PyTorch loop of `bench/plain_loop.py` on the same training rows (extras included) for the same time;
-3. both scored per held-out design (a variant's `--exclude` or `--render` changes its training set only: the test
-   images are the baseline set's): the competition score, root / vowel / consonant recall, seen and unseen graphemes,
+3. both scored per held-out design (a variant's `--exclude`, `--render` or `data.n_train` changes its training set only:
+   the test images are the preset's set's): the competition score, root / vowel / consonant recall, seen and unseen graphemes,
    and unseen / seen.
 
 Fonts: every working font found (pip, Debian) plus fontsource's designs (`bengali_fa.fonts.FONT_PACKAGES`), which the
@@ -19,7 +19,7 @@ Prints a markdown table (mean over seeds per held-out design, then the average o
 bench/results/styles_<preset>.json.
 
 Usage: python bench/styles.py [--preset small] [--seeds 0 1] [--groups 'Galada,Noto Serif Bengali' 'Atma,Likhan']
-                              [-o data.max_rotate=20 ...] [--name variant] [--skip-plain]
+                              [-o data.max_rotate=20 ...] [--name variant] [--skip-plain] [--tta 4]
        python bench/styles.py --preset default --seeds 0 --plain-only bench/results/styles_default.json   (the anchor of runs made with --skip-plain)
 """
 import argparse, contextlib, io, json, os, time
@@ -90,6 +90,7 @@ def main():
     ap.add_argument('--render', nargs='*', default=[], help="RenderConfig overrides of the training images, e.g. pen='(-0.5,1.5)' pressure=0.4")
     ap.add_argument('--plain-only', default='', help="a result file with the library's runs: run only the plain loop, each (group, seed) for the library's seconds there, and write both")
     ap.add_argument('--out', default='', help='result file (default: bench/results/styles_<preset>[_<name>].json)')
+    ap.add_argument('--tta', type=int, default=0, help="also score the library's model with this many test-time views (a row of its own)")
     a = ap.parse_args()
     os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
     root = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'styles'
@@ -102,15 +103,17 @@ def main():
     overrides = PRESETS[a.preset] + a.override
     cfg = train_config(overrides)
     d, rows = cfg.data, []
+    n_test_set = train_config(PRESETS[a.preset]).data.n_train  # the test images are the preset's set's, whatever data.n_train a variant trains on
     designs_found = list(font_designs(find_fonts(quiet=True)[0]))
     prev = json.loads(Path(a.plain_only).read_text())['runs'] if a.plain_only else []
     for grp in a.groups:
         group = [g.strip() for g in grp.split(',')]
         exclude = [e.strip() for e in a.exclude.split(',') if e.strip()]
         render = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (kv.split('=', 1) for kv in a.render) for v in [eval(v)]}
-        test_data = style_set(root, group, d.n_train, a.n_test)  # the group's test images: the same for every variant
-        # a variant's training set: the same graphemes and labels, other fonts (exclude) or rendering (render)
-        data = style_set(root, group, d.n_train, 10, exclude, render, a.train_tag) if exclude or render or a.train_tag else test_data
+        test_data = style_set(root, group, n_test_set, a.n_test)  # the group's test images: the same for every variant
+        # a variant's training set: the same graphemes and labels, other fonts (exclude) or rendering (render), or more images
+        other = exclude or render or a.train_tag or d.n_train != n_test_set
+        data = style_set(root, group, d.n_train, 10, exclude, render, a.train_tag) if other else test_data
         info = json.loads((test_data/'synth_info.json').read_text())
         lab, meta = test_set(test_data)
         te_files = sorted(test_data.glob('test_image_data_*.parquet'))
@@ -118,7 +121,7 @@ def main():
         y_te, meta_te = lab.loc[te.ids].to_numpy(), meta.loc[te.ids]
         design = meta_te.font.map(info['designs']).to_numpy(); seen = meta_te.seen.to_numpy().astype(bool)
         assert set(design) <= set(group), f"test images in designs {set(design) - set(group)}"
-        assert (pd.read_csv(data/'train.csv').values == pd.read_csv(test_data/'train.csv').values).all()  # same labels
+        if d.n_train == n_test_set: assert (pd.read_csv(data/'train.csv').values == pd.read_csv(test_data/'train.csv').values).all()  # same labels
         for s in a.seeds:
             lib_rows = [r for r in prev if r['group'] == grp and r['seed'] == s]
             if a.plain_only and not lib_rows: raise SystemExit(f'{a.plain_only} has no run of group {grp!r}, seed {s}')
@@ -126,25 +129,27 @@ def main():
                             extra_renders=d.extra_renders, extra_graphemes=d.extra_graphemes)
             x, ys, tr = sp.x, sp.targets, sp.train
             tr = np.sort(tr)
-            if a.plain_only: rows += lib_rows; lib_s, preds = lib_rows[0]['seconds'], {}
+            if a.plain_only: rows += lib_rows; lib_s, preds, run = lib_rows[0]['seconds'], {}, ''
             else:
                 t = time.perf_counter()
                 with contextlib.redirect_stdout(io.StringIO()):
                     r = train(train_config(overrides + [f'data.path={data}', f'seed={s}', f'runs_dir={root/"runs"}']), progress=False)
                 lib_s = time.perf_counter() - t
-                preds = {f'bengali_fa ({a.name})': (predict_parquets(r['run'], te_files, progress=False, device='cpu')
-                                                    .set_index('image_id').loc[te.ids][list(COMPS)].to_numpy(), r['epochs_done'])}
+                run = str(r['run'])
+                lib_pred = lambda tta: (predict_parquets(r['run'], te_files, progress=False, device='cpu', tta=tta)
+                                        .set_index('image_id').loc[te.ids][list(COMPS)].to_numpy(), r['epochs_done'])
+                preds = {f'bengali_fa ({a.name})': lib_pred(0), **({f'bengali_fa ({a.name}, tta {a.tta})': lib_pred(a.tta)} if a.tta > 1 else {})}
             if not a.skip_plain:
                 model, stats, st = plain_loop(np.asarray(x[tr]), ys[tr, :3], lib_s, s, 3e-3, cfg.train.bs)
                 preds['plain loop (timm resnet18)'] = (plain_predict(model, stats, np.array(te.x)), st['epochs'])
             for m, (p, ep) in preds.items():
                 for g in group:
                     k = design == g
-                    rows.append(dict(model=m, design=g, group=grp, seed=s, seconds=round(lib_s, 1), epochs=ep,
+                    rows.append(dict(model=m, design=g, group=grp, seed=s, seconds=round(lib_s, 1), epochs=ep, run=run if m.startswith('bengali_fa') else '',
                                      **{n: round(v, 4) for n, v in design_scores(y_te[k], p[k], design[k], seen[k]).items()}))
                     print(rows[-1], flush=True)
     out = Path(a.out or Path(__file__).parent/'results'/f"styles_{a.preset}{'' if a.name == 'default' else '_' + a.name}.json")
-    write(rows, out, dict(preset=a.preset, overrides=overrides, exclude=a.exclude, render=a.render, n_test=a.n_test, unseen_frac=0.3, groups=a.groups,
+    write(rows, out, dict(preset=a.preset, overrides=overrides, exclude=a.exclude, render=a.render, n_test=a.n_test, test_n_train=n_test_set, unseen_frac=0.3, groups=a.groups,
                           designs=designs_found, machine=machine()))
 
 def from_log(log, out:Path, info:dict):

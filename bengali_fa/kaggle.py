@@ -113,7 +113,7 @@ _KAGGLE_README = """# bengali_fa model for offline Kaggle inference
 - `predict.py`: installs the wheel offline and writes `/kaggle/working/submission.csv`
 
 Upload this folder as a Kaggle dataset, add it to a notebook with the internet off, and run
-`!python /kaggle/input/<dataset>/predict.py` (options: `--tta 4`, `--bs 512`, `--data`, `--out`, `--policy`; `python predict.py -h`). It predicts with the
+`!python /kaggle/input/<dataset>/predict.py` (options: `--tta 0` for one view instead of 4, `--bs 512`, `--data`, `--out`, `--policy`; `python predict.py -h`). It predicts with the
 prediction policy recorded in `bundle/bundle.json` ({policy}), as validation measured it.
 """
 

@@ -395,7 +395,7 @@ def predict_submission(model:Annotated[str, {**_REQUIRED, 'nargs': '+'}], # mode
                        data:Annotated[str, _REQUIRED], # folder with test.csv and test_image_data_*.parquet
                        out:str='submission.csv', # the submission file to write
                        bs:int=256, # batch size (TTA views included)
-                       tta:int=0, # test-time augmentation views, 0..8 (0 = none)
+                       tta:int=4, # test-time augmentation views, 0..8 (0 = none; 4 scored +0.011, root recall +0.021 on held-out designs)
                        device:str=None, # cpu, cuda, cuda:1 ... (default: cuda when available)
                        chunk_rows:int=2048, # parquet rows read at a time
                        no_progress:bool=False, # no progress bar
