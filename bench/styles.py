@@ -14,7 +14,7 @@ rendered extra, and every test image is drawn in one of them (30% of the test im
 Fonts: every working font found (pip, Debian) plus fontsource's designs (`bengali_fa.fonts.FONT_PACKAGES`), which the
 script installs into $BENGALI_FA_CACHE/bench/fonts with `install_fonts` when they are not there yet (npm needed once).
 Presets: `small` (GATE's budget: 5,000 images and 300 renders at 32 px, 4 epochs; about 3 minutes a run on 2 cores)
-for recipe decisions, `default` (README's first command: 8,000 images and 1,000 renders at 64 px, 6 epochs).
+for recipe decisions, `default` (README's first command: 8,000 images and 5,000 renders at 64 px, 4 epochs).
 Prints a markdown table (mean over seeds per held-out design, then the average over designs) and writes
 bench/results/styles_<preset>.json.
 
@@ -58,6 +58,23 @@ def style_set(root:Path, group:list, n_train:int, n_test:int, exclude=(), render
     if not (out/'synth_info.json').is_file():
         write_dataset(out, n_train=n_train, n_test=n_test, seed=0, unseen_frac=0.3, holdout_designs=[*group, *exclude], test_fonts='held',
                       overwrite=out.exists(), progress=False, n_workers=2, cfg=RenderConfig(**(render or {})), test_cfg=RenderConfig())
+    return out
+
+def result_runs(result) -> list:
+    """The library's runs of a result file of this script, each `(group, seed, run folder, test folder, labels, meta, designs)`:
+    the held-out designs' test set it was scored on, its test labels and metadata (`test_set`), and the font -> design map"""
+    from bengali_fa.train import train_config
+    os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
+    os.environ['BENGALI_FA_FONTS'] = str(Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'fonts')
+    res = json.loads(Path(result).read_text())
+    root = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'styles'
+    n_set = res.get('test_n_train') or train_config(PRESETS[res['preset']]).data.n_train  # the set whose test images were scored
+    runs = sorted({(r['group'], r['seed'], r['run']) for r in res['runs'] if r.get('run') and ', tta' not in r['model']})
+    if not runs: raise SystemExit(f"{result}: no library run folders (rows without 'run': made before this script recorded them)")
+    out = []
+    for grp, seed, run in runs:
+        test = style_set(root, [g.strip() for g in grp.split(',')], n_set, res['n_test'])
+        out.append((grp, seed, run, test, *test_set(test), json.loads((test/'synth_info.json').read_text())['designs']))
     return out
 
 def held_out_set(group:list, n_train:int, n_test:int, size:int=32) -> tuple:

@@ -8,11 +8,11 @@ Prints the table (mean over runs per held-out design, then over designs) and wri
 
 Usage: python bench/tta.py bench/results/styles_default_rerun.json [--views 1 2 4 6 8] [--name default]
 """
-import argparse, json, os, time
+import argparse, json, time
 from pathlib import Path
 import pandas as pd
-from plain_loop import COMPS, test_set, machine
-from styles import design_scores, style_set, PRESETS
+from plain_loop import COMPS, machine
+from styles import design_scores, result_runs
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -20,28 +20,17 @@ def main():
     ap.add_argument('--views', type=int, nargs='+', default=[1, 2, 4, 6, 8])
     ap.add_argument('--name', default='', help='result name (default: the styles file name without styles_)')
     a = ap.parse_args()
-    from bengali_fa.train import train_config
     from bengali_fa.predict import predict_parquets
-    os.environ.setdefault('BENGALI_FA_CACHE', str(Path('~/.cache/bengali_fa').expanduser()))
-    os.environ['BENGALI_FA_FONTS'] = str(Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'fonts')
-    res = json.loads(Path(a.result).read_text())
-    root = Path(os.environ['BENGALI_FA_CACHE'])/'bench'/'styles'
-    n_set = res.get('test_n_train') or train_config(PRESETS[res['preset']]).data.n_train
-    runs = sorted({(r['group'], r['seed'], r['run']) for r in res['runs'] if r.get('run') and ', tta' not in r['model']})
-    if not runs: raise SystemExit(f"{a.result}: no library run folders (rows without 'run')")
     rows = []
-    for grp, seed, run in runs:
+    for grp, seed, run, test, lab, meta, designs in result_runs(a.result):
         group = [g.strip() for g in grp.split(',')]
-        test = style_set(root, group, n_set, res['n_test'])
-        info = json.loads((test/'synth_info.json').read_text())
-        lab, meta = test_set(test)
         files = sorted(test.glob('test_image_data_*.parquet'))
         for n in a.views:
             t = time.perf_counter()
             df = predict_parquets(run, files, progress=False, device='cpu', tta=n)
             ms = (time.perf_counter() - t) / len(df) * 1000
             y, p, m = lab.loc[df.image_id].to_numpy(), df[list(COMPS)].to_numpy(), meta.loc[df.image_id]
-            design, seen = m.font.map(info['designs']).to_numpy(), m.seen.to_numpy().astype(bool)
+            design, seen = m.font.map(designs).to_numpy(), m.seen.to_numpy().astype(bool)
             for g in group:
                 k = design == g
                 rows.append(dict(views=n, design=g, group=grp, seed=seed, run=run, ms_per_image=round(ms, 2),
