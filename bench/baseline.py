@@ -2,8 +2,8 @@
 
 - `tiny`: the config that nbs/11_train.ipynb trains in CI (300 synthetic images, 32 px, 3 epochs); run here with
   several seeds, its floor is the lowest score minus a noise margin. The notebook asserts that its run reaches it.
-- `default`: `bengali-fa-train` with no arguments in an empty cache (8,000 synthetic images plus 1,000 renders of unseen
-  combinations, 64 px, xresnet18, 6 epochs of one cycle, bf16 on a CPU with native bf16); its wall time includes
+- `default`: `bengali-fa-train` with no arguments in an empty cache (8,000 synthetic images plus 5,000 renders of unseen
+  combinations, 64 px, xresnet18, 4 epochs of one cycle, bf16 on a CPU with native bf16); its wall time includes
   generating and preprocessing the set.
 
 Usage:
