@@ -10,6 +10,8 @@ difference to the baseline at the same budget, of the means and seed by seed), w
 bench/results/techniques.png (score against epochs, one line per technique).
 
 Usage: python bench/techniques.py [--epochs 4 12 36] [--seeds 0 1] [--variants baseline mixup cutmix ...] [--threads 1] [--resume]
+       python bench/techniques.py --size 64 --variants baseline lite0 lite0_imagenet --out bench/results/techniques_64px.json
+                                                (the pretrained arm: Lite0's ImageNet weights fine-tuned, the same body from scratch, xresnet18)
        python bench/techniques.py --quick      (a smoke check: 300 images, 1 epoch, 2 variants)
        python bench/techniques.py --plot-only   (the table and picture from bench/results/techniques.json)
 """
@@ -20,18 +22,31 @@ from plain_loop import COMPS, machine
 from styles import held_out_set, design_scores
 
 PRESET = ['data.size=32', 'train.bs=64', 'data.extra_renders=300']
+def preset(size=32) -> list: return [f'data.size={size}', *PRESET[1:]]
 VARIANTS = {'baseline': [], 'mixup': ['aug=mixup'], 'cutmix': ['aug=cutmix'], 'both': ['aug=both'], 'swa': ['swa=swa'],
             'ema': ['swa=ema'], 'weights': ['model.class_weights=inverse'], 'smooth': ['model.label_smoothing=0.1'],
             'aux': ['model.grapheme_head=true'],
             'cutmix_a02': ['aug=cutmix', 'aug.cut_alpha=0.2'],  # less CutMix: most boxes tiny or the whole image (default Beta(1, 1))
-            'cutmix_ink': ['aug=cutmix', 'aug.cut_lam=ink']}  # the labels weighted by the share of ink, not of area
+            'cutmix_ink': ['aug=cutmix', 'aug.cut_lam=ink'],  # the labels weighted by the share of ink, not of area
+            # mixing switched off for the last quarter of the epochs (aug.stop_epochs), so that the model ends on whole graphemes
+            'mixup_stop': ['aug=mixup', 'aug.stop_epochs={quarter}'], 'cutmix_stop': ['aug=cutmix', 'aug.stop_epochs={quarter}'],
+            # the pretrained arm (run it with --size 64: at 32 px a stride-32 body sees a 1x1 map); both at Lite0's rate of bench/pretrained.py
+            'lite0': ['model=tf_efficientnet_lite0', 'train.lr=4e-3'],  # the same body from scratch (one cycle)
+            'lite0_imagenet': ['model=tf_efficientnet_lite0', 'train.lr=4e-3', 'model.pretrained={lite0}', 'train.freeze_epochs=1']}  # fine_tune: 1 frozen epoch, then E-1 (discriminative rates)
+
+def variant_overrides(variant, epochs, root:Path) -> list:
+    "`variant`'s overrides at `epochs` (`{quarter}`: epochs // 4); a fine-tune spends one of them frozen, so every arm sees the same number of epochs"
+    ov = [o.replace('{quarter}', str(max(1, epochs // 4))) for o in VARIANTS[variant]]
+    if not any(o.startswith('model.pretrained=') for o in ov): return [*ov, f'train.epochs={epochs}']
+    from pretrained import weights_file
+    return [o.format(lite0=weights_file(root)) for o in ov] + [f'train.epochs={epochs - 1}']
 
 def run(data, test, variant, epochs, seed, a, root) -> list:
     "One training of `variant` for `epochs`: a row per held-out design and one for their mean"
     from bengali_fa.train import train, train_config
     from bengali_fa.predict import predict_parquets
     files, ids, y, design, seen = test
-    ov = [*PRESET, *VARIANTS[variant], f'train.epochs={epochs}', f'seed={seed}', f'data.path={data}', f'runs_dir={root/"runs"}',
+    ov = [*preset(a.size), *variant_overrides(variant, epochs, root), f'seed={seed}', f'data.path={data}', f'runs_dir={root/"runs"}',
           f'data.n_train={a.n_train}']
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()): r = train(train_config(ov), progress=False)
@@ -101,6 +116,7 @@ def main():
     ap.add_argument('--epochs', type=int, nargs='+', default=[4, 12, 36])
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     ap.add_argument('--variants', nargs='+', default=['baseline', 'mixup', 'cutmix', 'swa', 'ema', 'weights', 'aux'], choices=list(VARIANTS))
+    ap.add_argument('--size', type=int, default=32, help='image size of the preset (the pretrained arm: 64)')
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: the default)')
     ap.add_argument('--quick', action='store_true', help='smoke check: 300 images, 100 test images, 1 epoch, baseline and cutmix, 1 seed')
     ap.add_argument('--plot-only', action='store_true', help='print the table and draw the picture of the result file')
@@ -113,11 +129,12 @@ def main():
     if a.threads: torch.set_num_threads(a.threads)
     group = [g.strip() for g in a.group.split(',')]
     root, data, test = held_out_set(group, a.n_train, a.n_test)
-    res = dict(complete=False, preset=PRESET, variants={v: VARIANTS[v] for v in a.variants}, group=group, n_train=a.n_train, n_test=a.n_test,
+    res = dict(complete=False, preset=preset(a.size), variants={v: VARIANTS[v] for v in a.variants}, group=group, n_train=a.n_train, n_test=a.n_test,
                epochs=a.epochs, seeds=a.seeds, runs=[], machine=machine())
     if a.resume and out.exists():  # every run already there is kept (other variants and budgets too)
         old = json.loads(out.read_text())
-        res['runs'], res['variants'] = old['runs'], {**old['variants'], **res['variants']}
+        if old['preset'] != res['preset']: raise SystemExit(f"{out}: its runs were made with {old['preset']}, not {res['preset']}: give another --out")
+        res = {**old, **res, 'runs': old['runs'], 'variants': {**old['variants'], **res['variants']}}  # its notes kept too
     done = {(r['variant'], r['epochs'], r['seed']) for r in res['runs']}
     t0 = time.perf_counter()
     for e in a.epochs:
