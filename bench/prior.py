@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.metrics import recall_score
 from plain_loop import COMPS
-from styles import design_scores, result_runs
+from styles import design_scores, design_table, result_runs
 
 TAUS = (0., .25, .5, .75, 1., 1.25, 1.5)
 
@@ -65,12 +65,7 @@ def main():
                 rows.append(dict(rule=name, taus=list(taus), design=g, group=grp, seed=seed, run=run,
                                  **{n: round(v, 4) for n, v in design_scores(y[k], p[k], design[k], seen[k]).items()}))
                 print(rows[-1], flush=True)
-    d = pd.DataFrame(rows); cols = ['score', 'root', 'vowel', 'consonant', 'seen', 'unseen', 'ratio']
-    table = ['| rule | held-out design | score | root | vowel | consonant | seen | unseen | unseen/seen |', '|---|---|---|---|---|---|---|---|---|']
-    for rule, g in d.groupby('rule', sort=False):
-        per = g.groupby('design', sort=False)[cols].mean()
-        for des, r in pd.concat([per, per.mean().to_frame('**mean of designs**').T]).iterrows():
-            table.append(f'| {rule} | {des} | ' + ' | '.join(f'{r[c]:.3f}' for c in cols) + ' |')
+    table = design_table(rows, 'rule')
     table.append(f"\nvalidation's taus (root, vowel, consonant) per run: {sorted({tuple(r['taus']) for r in rows if r['rule'] == 'tau from validation'})}")
     print('\n'.join(table))
     name = a.name or Path(a.result).stem.removeprefix('styles_')

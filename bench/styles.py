@@ -177,16 +177,22 @@ def from_log(log, out:Path, info:dict):
         if 'diacritic' in r: r['consonant'] = r.pop('diacritic'); r['vowel'] = round(4 * r['score'] - 2 * r['root'] - r['consonant'], 4)
     write(rows, out, info)
 
+SCORES = ['score', 'root', 'vowel', 'consonant', 'seen', 'unseen', 'ratio']
+
+def design_table(rows, by:str, extra:dict=None) -> list:
+    "Markdown lines: per value of `by` (in order of first appearance), the mean over seeds per held-out design, then the mean of designs; `extra` maps more columns to (header, format)"
+    extra = extra or {}
+    head = [by, 'held-out design', *(h for h, _ in extra.values()), 'score', 'root', 'vowel', 'consonant', 'seen', 'unseen', 'unseen/seen']
+    out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for k, g in pd.DataFrame(rows).groupby(by, sort=False):
+        per = g.groupby('design', sort=False)[[*extra, *SCORES]].mean()
+        for des, r in pd.concat([per, per.mean().to_frame('**mean of designs**').T]).iterrows():
+            out.append(f'| {k} | {des} | ' + ''.join(f'{r[c]:{f}} | ' for c, (_, f) in extra.items()) + ' | '.join(f'{r[c]:.3f}' for c in SCORES) + ' |')
+    return out
+
 def write(rows, out:Path, info:dict):
     "Print the table (mean over seeds per model and held-out design, then the mean over designs) and write it with the rows"
-    df = pd.DataFrame(rows)
-    cols = ['score', 'root', 'vowel', 'consonant', 'seen', 'unseen', 'ratio']
-    per = df.groupby(['model', 'design'], sort=False)[cols + ['seconds', 'epochs']].mean().reset_index()
-    table = ['| model | held-out design | seconds | epochs | score | root | vowel | consonant | seen | unseen | unseen/seen |',
-             '|---|---|---|---|---|---|---|---|---|---|---|']
-    for m, g in per.groupby('model', sort=False):
-        for _, r in pd.concat([g, g[cols + ['seconds', 'epochs']].mean().to_frame().T.assign(design='**mean of designs**')]).iterrows():
-            table.append(f"| {m} | {r.design} | {r.seconds:.0f} | {r.epochs:.1f} | " + ' | '.join(f'{r[c]:.3f}' for c in cols) + ' |')
+    table = design_table(rows, 'model', {'seconds': ('seconds', '.0f'), 'epochs': ('epochs', '.1f')})
     print('\n'.join(table))
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(dict(table=table, runs=rows, **info), indent=1, ensure_ascii=False) + '\n')

@@ -21,8 +21,9 @@ import numpy as np, pandas as pd, torch
 from plain_loop import COMPS, machine
 from styles import held_out_set, design_scores
 
-PRESET = ['data.size=32', 'train.bs=64', 'data.extra_renders=300']
-def preset(size=32) -> list: return [f'data.size={size}', *PRESET[1:]]
+def preset(size=32) -> list:
+    "The small preset of the curves, at `size` px"
+    return [f'data.size={size}', 'train.bs=64', 'data.extra_renders=300']
 VARIANTS = {'baseline': [], 'mixup': ['aug=mixup'], 'cutmix': ['aug=cutmix'], 'both': ['aug=both'], 'swa': ['swa=swa'],
             'ema': ['swa=ema'], 'weights': ['model.class_weights=inverse'], 'smooth': ['model.label_smoothing=0.1'],
             'aux': ['model.grapheme_head=true'],

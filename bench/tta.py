@@ -10,9 +10,8 @@ Usage: python bench/tta.py bench/results/styles_default_rerun.json [--views 1 2 
 """
 import argparse, json, time
 from pathlib import Path
-import pandas as pd
 from plain_loop import COMPS, machine
-from styles import design_scores, result_runs
+from styles import design_scores, design_table, result_runs
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,12 +35,7 @@ def main():
                 rows.append(dict(views=n, design=g, group=grp, seed=seed, run=run, ms_per_image=round(ms, 2),
                                  **{c: round(v, 4) for c, v in design_scores(y[k], p[k], design[k], seen[k]).items()}))
                 print(rows[-1], flush=True)
-    d = pd.DataFrame(rows); cols = ['score', 'root', 'vowel', 'consonant', 'seen', 'unseen', 'ratio']
-    table = ['| views | held-out design | ms / image | score | root | vowel | consonant | seen | unseen | unseen/seen |', '|---|---|---|---|---|---|---|---|---|---|']
-    for n, g in d.groupby('views'):
-        per = g.groupby('design', sort=False)[['ms_per_image'] + cols].mean()
-        for des, r in pd.concat([per, per.mean().to_frame('**mean of designs**').T]).iterrows():
-            table.append(f'| {n} | {des} | {r.ms_per_image:.1f} | ' + ' | '.join(f'{r[c]:.3f}' for c in cols) + ' |')
+    table = design_table(rows, 'views', {'ms_per_image': ('ms / image', '.1f')})
     print('\n'.join(table))
     name = a.name or Path(a.result).stem.removeprefix('styles_')
     out = Path(__file__).parent/'results'/f'tta_{name}.json'
